@@ -1,0 +1,573 @@
+//! The loop builder: one generic state machine that places each segment of
+//! a transaction in the loop tree of a [`Grammar`].
+//!
+//! How not to break it: the builder keeps a stack of open loops, each with
+//! the position group it last matched. For every segment it searches the
+//! innermost loop's body *forward* (groups at or after the current one) for
+//! a segment node or a child loop whose trigger matches; failing that, a new
+//! repeat of the innermost loop when its own trigger matches; failing that,
+//! it closes the loop and tries the parent. A segment that fits nowhere is
+//! reported `segment-out-of-place` and the stack is left as it was, so one
+//! stray segment does not derail the rest of the transaction. Segments with
+//! the same id at one position (a run of REF or DTP entries) share a group
+//! and may come in any order, as the guides allow.
+//!
+//! Counts live in one flat vector, a slice per open loop, so building a
+//! transaction allocates nothing once the vectors have grown.
+//!
+//! The builder also checks the HL hierarchy (numbering, parents, child
+//! codes), because the HL nesting *is* the loop nesting of 2000A/B/C.
+
+use std::sync::Arc;
+
+use super::{Grammar, LoopDef, LoopNode, Node, SegmentNode, Usage};
+use crate::finding::{Finding, Position, RuleId};
+use crate::lex::{Segment, SegmentId};
+
+/// Receives the loop tree as the builder finds it.
+///
+/// Every callback gets the loop's index into [`Grammar::loops`].
+#[allow(unused_variables)]
+pub trait LoopVisitor<'a> {
+    /// A loop opens; its trigger segment follows in [`LoopVisitor::segment`].
+    fn open(&mut self, grammar: &Grammar, loop_index: usize, segment: &Segment<'a>) {}
+    /// A segment, placed in `loop_index` at `node` (`None`: it fits nowhere
+    /// and was left in the innermost open loop).
+    fn segment(
+        &mut self,
+        grammar: &Grammar,
+        loop_index: usize,
+        segment: &Segment<'a>,
+        node: Option<&SegmentNode>,
+    ) {
+    }
+    /// A loop closes.
+    fn close(&mut self, grammar: &Grammar, loop_index: usize) {}
+}
+
+/// A visitor that does nothing: for checking structure only.
+impl<'a> LoopVisitor<'a> for () {}
+
+#[derive(Clone, Debug)]
+struct OpenLoop {
+    def: usize,
+    /// Index of this loop's node in the parent's body.
+    node_in_parent: usize,
+    group: u32,
+    base: usize,
+    opened_at: Position,
+    /// HL01 of this loop's HL, when the loop is an HL level.
+    hl_id: Option<u64>,
+    hl_has_children: Option<bool>,
+    hl_child_seen: bool,
+}
+
+/// Places segments in loops and reports structure findings.
+///
+/// ```
+/// use scrub837::grammar::{builder::LoopBuilder, Grammars};
+/// use scrub837::lex::{Delimiters, Segment};
+/// use scrub837::Position;
+/// let g = &Grammars::embedded().professional;
+/// let mut b = LoopBuilder::new(g, "x.edi");
+/// let mut findings = Vec::new();
+/// let seg = Segment::new(b"ST*837*0001*005010X222A1", Delimiters::STANDARD, Position::default());
+/// b.feed(&seg, &mut (), &mut |f| findings.push(f));
+/// b.finish(&mut (), &mut |f| findings.push(f));
+/// // BHT, 1000A, 1000B, 2000A and SE are missing.
+/// assert!(findings.iter().all(|f| f.rule == scrub837::RuleId::SegmentMissing));
+/// assert_eq!(findings.len(), 5);
+/// ```
+#[derive(Debug)]
+pub struct LoopBuilder<'g> {
+    g: &'g Grammar,
+    label: Arc<str>,
+    stack: Vec<OpenLoop>,
+    counts: Vec<u32>,
+    next_hl: u64,
+    hl_trigger: SegmentId,
+}
+
+impl<'g> LoopBuilder<'g> {
+    /// A builder for one transaction at a time over `grammar`; `label` names
+    /// the input in findings.
+    pub fn new(grammar: &'g Grammar, label: impl Into<Arc<str>>) -> LoopBuilder<'g> {
+        LoopBuilder {
+            g: grammar,
+            label: label.into(),
+            stack: Vec::with_capacity(16),
+            counts: Vec::with_capacity(256),
+            next_hl: 1,
+            hl_trigger: SegmentId::new(b"HL"),
+        }
+    }
+
+    /// The grammar in use.
+    pub fn grammar(&self) -> &'g Grammar {
+        self.g
+    }
+
+    /// The input label findings carry.
+    pub fn label(&self) -> &Arc<str> {
+        &self.label
+    }
+
+    /// Resets the builder for a new transaction.
+    pub fn reset(&mut self) {
+        self.stack.clear();
+        self.counts.clear();
+        self.next_hl = 1;
+    }
+
+    /// The index of the innermost open loop, if any.
+    pub fn current_loop(&self) -> Option<usize> {
+        self.stack.last().map(|f| f.def)
+    }
+
+    fn finding(&self, rule: RuleId, pos: Position, msg: String) -> Finding {
+        Finding::new(rule, self.label.clone(), pos, msg)
+    }
+
+    /// Places one segment.
+    pub fn feed<'a, V: LoopVisitor<'a> + ?Sized>(
+        &mut self,
+        seg: &Segment<'a>,
+        v: &mut V,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        let Some(id) = seg.id() else {
+            let shown = String::from_utf8_lossy(&seg.id_bytes()[..seg.id_bytes().len().min(12)])
+                .into_owned();
+            sink(
+                self.finding(
+                    RuleId::SegmentSyntax,
+                    seg.position(),
+                    format!(
+                        "{:?} is not a segment id (two or three letters or digits)",
+                        shown
+                    ),
+                )
+                .with_value(shown),
+            );
+            let at = self.current_loop().unwrap_or(0);
+            v.segment(self.g, at, seg, None);
+            return;
+        };
+        if self.stack.is_empty() {
+            let root = &self.g.loops[0];
+            if root.trigger().matches(id, seg) {
+                self.push(0, 0, seg, v, sink);
+            } else {
+                sink(self.finding(
+                    RuleId::SegmentOutOfPlace,
+                    seg.position(),
+                    format!("{id} where the transaction must start with ST"),
+                ));
+                v.segment(self.g, 0, seg, None);
+            }
+            return;
+        }
+        for d in (0..self.stack.len()).rev() {
+            let (def_idx, group, base) = {
+                let f = &self.stack[d];
+                (f.def, f.group, f.base)
+            };
+            let def: &'g LoopDef = &self.g.loops[def_idx];
+            for (i, node) in def.body.iter().enumerate().skip(1) {
+                if node.group() < group {
+                    continue;
+                }
+                match node {
+                    Node::Segment(sn) if sn.matches(id, seg) => {
+                        self.close_to(d + 1, seg.position(), v, sink);
+                        self.stack[d].group = sn.group;
+                        self.counts[base + i] += 1;
+                        if sn.max.is_some_and(|m| self.counts[base + i] > m) {
+                            sink(
+                                self.finding(
+                                    RuleId::RepeatExceeded,
+                                    seg.position(),
+                                    format!(
+                                        "{id} is used more than {} time(s) in loop {}",
+                                        sn.max.unwrap_or(0),
+                                        def.id
+                                    ),
+                                )
+                                .with_element(id.to_string()),
+                            );
+                        }
+                        v.segment(self.g, def_idx, seg, Some(sn));
+                        return;
+                    }
+                    Node::Loop(LoopNode { index, group, .. })
+                        if self.g.loops[*index].trigger().matches(id, seg) =>
+                    {
+                        self.close_to(d + 1, seg.position(), v, sink);
+                        self.stack[d].group = *group;
+                        self.counts[base + i] += 1;
+                        self.check_loop_repeat(*index, self.counts[base + i], seg, sink);
+                        self.push(*index, i, seg, v, sink);
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+            if d > 0 && def.trigger().matches(id, seg) {
+                let node_in_parent = self.stack[d].node_in_parent;
+                self.close_to(d, seg.position(), v, sink);
+                let pbase = self.stack[d - 1].base;
+                self.counts[pbase + node_in_parent] += 1;
+                self.check_loop_repeat(def_idx, self.counts[pbase + node_in_parent], seg, sink);
+                self.push(def_idx, node_in_parent, seg, v, sink);
+                return;
+            }
+        }
+        let at = self.current_loop().unwrap_or(0);
+        sink(
+            self.finding(
+                RuleId::SegmentOutOfPlace,
+                seg.position(),
+                format!(
+                    "{id} does not belong here (in or after loop {})",
+                    self.g.loops[at].id
+                ),
+            )
+            .with_element(id.to_string()),
+        );
+        v.segment(self.g, at, seg, None);
+    }
+
+    fn check_loop_repeat(
+        &self,
+        ci: usize,
+        count: u32,
+        seg: &Segment<'_>,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        let l = &self.g.loops[ci];
+        if let Some(max) = l.repeat {
+            if count > max {
+                sink(self.finding(
+                    RuleId::RepeatExceeded,
+                    seg.position(),
+                    format!("loop {} ({}) repeats more than {max} time(s)", l.id, l.name),
+                ));
+            }
+        }
+    }
+
+    fn push<'a, V: LoopVisitor<'a> + ?Sized>(
+        &mut self,
+        def: usize,
+        node_in_parent: usize,
+        seg: &Segment<'a>,
+        v: &mut V,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        let l = &self.g.loops[def];
+        let base = self.counts.len();
+        self.counts.resize(base + l.body.len(), 0);
+        self.counts[base] = 1;
+        let mut open = OpenLoop {
+            def,
+            node_in_parent,
+            group: l.trigger().group,
+            base,
+            opened_at: seg.position(),
+            hl_id: None,
+            hl_has_children: None,
+            hl_child_seen: false,
+        };
+        if l.trigger().id == self.hl_trigger {
+            self.check_hl(seg, &mut open, sink);
+        }
+        self.stack.push(open);
+        v.open(self.g, def, seg);
+        v.segment(self.g, def, seg, Some(l.trigger()));
+    }
+
+    fn check_hl(&mut self, seg: &Segment<'_>, open: &mut OpenLoop, sink: &mut dyn FnMut(Finding)) {
+        let hl01 = seg.value(1).trim_ascii();
+        let hl02 = seg.value(2).trim_ascii();
+        let hl04 = seg.value(4).trim_ascii();
+        let number = |v: &[u8]| -> Option<u64> {
+            if v.is_empty() || v.len() > 12 || !v.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            std::str::from_utf8(v).ok()?.parse().ok()
+        };
+        let expected = self.next_hl;
+        let id = number(hl01);
+        match id {
+            Some(n) if n == expected => {}
+            _ => sink(
+                self.finding(
+                    RuleId::Hierarchy,
+                    seg.position(),
+                    format!("HL01 should be {expected}: HL ids start at 1 in each transaction and go up by 1"),
+                )
+                .with_element("HL01")
+                .with_value(String::from_utf8_lossy(hl01)),
+            ),
+        }
+        self.next_hl = id.map_or(expected, |n| n.max(expected)) + 1;
+        open.hl_id = id;
+        // The parent HL is the nearest open HL loop below this one's level.
+        let parent = self
+            .stack
+            .iter_mut()
+            .rev()
+            .find(|f| f.hl_id.is_some() || f.hl_has_children.is_some());
+        match parent {
+            None if !hl02.is_empty() => sink(
+                self.finding(
+                    RuleId::Hierarchy,
+                    seg.position(),
+                    "HL02 must be empty at the billing provider level".to_string(),
+                )
+                .with_element("HL02")
+                .with_value(String::from_utf8_lossy(hl02)),
+            ),
+            None => {}
+            Some(p) => {
+                p.hl_child_seen = true;
+                let want = p.hl_id;
+                if want.is_none_or(|w| number(hl02) != Some(w)) {
+                    let msg = match want {
+                        Some(w) => format!("HL02 should name the parent level's HL01 ({w})"),
+                        None => "HL02 names a parent whose HL01 is not a number".to_string(),
+                    };
+                    sink(
+                        self.finding(RuleId::Hierarchy, seg.position(), msg)
+                            .with_element("HL02")
+                            .with_value(String::from_utf8_lossy(hl02)),
+                    );
+                }
+            }
+        }
+        open.hl_has_children = match hl04 {
+            b"1" => Some(true),
+            b"0" => Some(false),
+            _ => {
+                sink(
+                    self.finding(
+                        RuleId::Hierarchy,
+                        seg.position(),
+                        "HL04 must be 0 or 1".to_string(),
+                    )
+                    .with_element("HL04")
+                    .with_value(String::from_utf8_lossy(hl04)),
+                );
+                Some(false)
+            }
+        };
+    }
+
+    fn close_to<'a, V: LoopVisitor<'a> + ?Sized>(
+        &mut self,
+        depth: usize,
+        at: Position,
+        v: &mut V,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        let _ = at;
+        while self.stack.len() > depth {
+            let f = self.stack.pop().expect("the stack is deeper than depth");
+            let l = &self.g.loops[f.def];
+            for (i, node) in l.body.iter().enumerate() {
+                if self.counts[f.base + i] != 0 {
+                    continue;
+                }
+                match node {
+                    Node::Segment(sn) if sn.usage == Usage::Required => {
+                        let what = match &sn.matcher {
+                            Some(m) => {
+                                format!("{}*{}", sn.id, String::from_utf8_lossy(&m.codes[0]))
+                            }
+                            None => sn.id.to_string(),
+                        };
+                        sink(
+                            self.finding(
+                                RuleId::SegmentMissing,
+                                f.opened_at,
+                                format!(
+                                    "loop {} ({}) lacks its required {what} segment",
+                                    l.id, l.name
+                                ),
+                            )
+                            .with_element(sn.id.to_string()),
+                        );
+                    }
+                    Node::Loop(LoopNode {
+                        index,
+                        usage: Usage::Required,
+                        ..
+                    }) => {
+                        let c = &self.g.loops[*index];
+                        sink(self.finding(
+                            RuleId::SegmentMissing,
+                            f.opened_at,
+                            format!(
+                                "loop {} ({}) lacks its required loop {} ({})",
+                                l.id, l.name, c.id, c.name
+                            ),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(has) = f.hl_has_children {
+                if has != f.hl_child_seen {
+                    let msg = if has {
+                        "HL04 says child levels follow, but none do"
+                    } else {
+                        "HL04 says no child levels follow, but some do"
+                    };
+                    sink(
+                        self.finding(RuleId::Hierarchy, f.opened_at, msg.to_string())
+                            .with_element("HL04")
+                            .with_value(if has { "1" } else { "0" }),
+                    );
+                }
+            }
+            self.counts.truncate(f.base);
+            v.close(self.g, f.def);
+        }
+    }
+
+    /// Closes every open loop at the end of the transaction, reporting what
+    /// is missing, and resets the builder.
+    pub fn finish<'a, V: LoopVisitor<'a> + ?Sized>(
+        &mut self,
+        v: &mut V,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        self.close_to(0, Position::default(), v, sink);
+        self.reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grammar::Grammars;
+    use crate::lex::Delimiters;
+
+    #[derive(Default)]
+    struct Trace(Vec<String>);
+
+    impl<'a> LoopVisitor<'a> for Trace {
+        fn open(&mut self, g: &Grammar, l: usize, _: &Segment<'a>) {
+            self.0.push(format!("+{}", g.loops[l].id));
+        }
+        fn segment(&mut self, g: &Grammar, l: usize, s: &Segment<'a>, node: Option<&SegmentNode>) {
+            let mark = if node.is_some() { "" } else { "!" };
+            self.0.push(format!(
+                "{mark}{}@{}",
+                String::from_utf8_lossy(s.id_bytes()),
+                g.loops[l].id
+            ));
+        }
+        fn close(&mut self, g: &Grammar, l: usize) {
+            self.0.push(format!("-{}", g.loops[l].id));
+        }
+    }
+
+    fn build(g: &Grammar, text: &str) -> (Vec<String>, Vec<Finding>) {
+        let mut b = LoopBuilder::new(g, "t");
+        let mut t = Trace::default();
+        let mut findings = Vec::new();
+        for (i, s) in text
+            .split('~')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+        {
+            let seg = Segment::new(
+                s.as_bytes(),
+                Delimiters::STANDARD,
+                Position {
+                    segment: i as u64 + 1,
+                    offset: 0,
+                },
+            );
+            b.feed(&seg, &mut t, &mut |f| findings.push(f));
+        }
+        b.finish(&mut t, &mut |f| findings.push(f));
+        (t.0, findings)
+    }
+
+    const PRIMER: &str = "ST*837*0001*005010X222A1~BHT*0019*00*B1*20240105*0930*CH~NM1*41*2*ACME*****46*S1~PER*IC*DESK*TE*5555550100~NM1*40*2*PLAN*****46*P1~HL*1**20*1~NM1*85*2*CLINIC*****XX*1234567893~N3*1 MAIN~N4*X*IL*62701~REF*EI*123456789~HL*2*1*22*0~SBR*P*18*******CI~NM1*IL*1*DOE*JOHN****MI*W1~NM1*PR*2*PLAN*****PI*P1~CLM*PCN1*150***11:B:1*Y*A*Y*Y~HI*ABK:J069~LX*1~SV1*HC:99213*100*UN*1***1~DTP*472*D8*20231215~LX*2~SV1*HC:87880*50*UN*1***1~DTP*472*D8*20231215~SE*23*0001~";
+
+    #[test]
+    fn primer_example_builds_cleanly() {
+        let g = &Grammars::embedded().professional;
+        let (trace, findings) = build(g, PRIMER);
+        assert!(findings.is_empty(), "{findings:#?}");
+        let s = trace.join(" ");
+        assert!(
+            s.contains("+2300 CLM@2300 HI@2300 +2400 LX@2400 SV1@2400 DTP@2400 -2400 +2400"),
+            "{s}"
+        );
+        assert!(s.contains("NM1@2010BB -2010BB +2300"), "{s}");
+        assert!(s.ends_with("-2400 -2300 -2000B -2000A SE@ST -ST"), "{s}");
+    }
+
+    #[test]
+    fn stray_segment_is_out_of_place_and_does_not_derail() {
+        let g = &Grammars::embedded().professional;
+        let text = PRIMER.replace("LX*2~", "ZZZ*1~LX*2~");
+        let (trace, findings) = build(g, &text);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert_eq!(findings[0].rule, RuleId::SegmentOutOfPlace);
+        assert!(trace.iter().any(|t| t == "!ZZZ@2400"));
+        assert!(trace.iter().filter(|t| *t == "+2400").count() == 2);
+    }
+
+    #[test]
+    fn missing_required_segment() {
+        let g = &Grammars::embedded().professional;
+        let (_, findings) = build(g, &PRIMER.replace("HI*ABK:J069~", ""));
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert_eq!(findings[0].rule, RuleId::SegmentMissing);
+        assert!(findings[0].message.contains("HI"));
+    }
+
+    #[test]
+    fn repeat_exceeded() {
+        let g = &Grammars::embedded().professional;
+        let (_, findings) = build(
+            g,
+            &PRIMER.replace(
+                "BHT*0019*00*B1*20240105*0930*CH~",
+                "BHT*0019*00*B1*20240105*0930*CH~BHT*0019*00*B1*20240105*0930*CH~",
+            ),
+        );
+        assert!(
+            findings.iter().any(|f| f.rule == RuleId::RepeatExceeded),
+            "{findings:#?}"
+        );
+    }
+
+    #[test]
+    fn hierarchy_findings() {
+        let g = &Grammars::embedded().professional;
+        let (_, f) = build(
+            g,
+            &PRIMER
+                .replace("HL*1**20*1~", "HL*3**20*1~")
+                .replace("HL*2*1*22*0~", "HL*4*3*22*0~"),
+        );
+        assert_eq!(
+            f.iter().filter(|f| f.rule == RuleId::Hierarchy).count(),
+            1,
+            "{f:#?}"
+        );
+        let (_, f) = build(g, &PRIMER.replace("HL*2*1*22*0~", "HL*2*7*22*0~"));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].element.as_deref(), Some("HL02"));
+        let (_, f) = build(g, &PRIMER.replace("HL*2*1*22*0~", "HL*2*1*22*1~"));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].element.as_deref(), Some("HL04"));
+    }
+}

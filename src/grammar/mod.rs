@@ -1,0 +1,621 @@
+//! The loop grammar of the implementation guides, as data.
+//!
+//! `grammar/837p.toml` (005010X222A1) and `grammar/837i.toml` (005010X223A2)
+//! are embedded at build time, checked once, and compiled into a compact
+//! [`Grammar`]: loops with their bodies of segment and child-loop nodes. The
+//! [`builder::LoopBuilder`] walks a transaction's segments over it. 837P and
+//! 837I differ in data, never in code paths; a fix to a guide is a change to
+//! its file. The file format is described in `grammar/README.md`.
+
+pub mod builder;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use nom::bytes::complete::{tag, take_while1};
+use nom::character::complete::digit1;
+use nom::combinator::{all_consuming, map_res, opt};
+use nom::multi::separated_list1;
+use nom::sequence::preceded;
+use nom::{IResult, Parser};
+use serde::Deserialize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::lex::{Segment, SegmentId};
+
+/// The claim form a guide describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[non_exhaustive]
+pub enum Form {
+    /// 837P, professional claims (CMS-1500), 005010X222A1.
+    #[serde(rename = "837P")]
+    Professional,
+    /// 837I, institutional claims (UB-04), 005010X223A2.
+    #[serde(rename = "837I")]
+    Institutional,
+}
+
+impl Form {
+    /// `837P` or `837I`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Form::Professional => "837P",
+            Form::Institutional => "837I",
+        }
+    }
+}
+
+impl std::fmt::Display for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the guide requires a segment or loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Usage {
+    /// Required.
+    Required,
+    /// Situational.
+    Situational,
+}
+
+/// The loops the claim model reads, by their guide ids. Other loops are
+/// [`LoopKind::Other`]; both guides use the same ids for these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LoopKind {
+    /// The transaction set (ST..SE).
+    Transaction,
+    /// 2000A billing provider hierarchical level.
+    BillingProvider,
+    /// 2010AA billing provider name.
+    BillingProviderName,
+    /// 2000B subscriber hierarchical level.
+    Subscriber,
+    /// 2010BA subscriber name.
+    SubscriberName,
+    /// 2010BB payer name.
+    PayerName,
+    /// 2000C patient hierarchical level.
+    Patient,
+    /// 2010CA patient name.
+    PatientName,
+    /// 2300 claim information.
+    Claim,
+    /// 2320 other subscriber information (coordination of benefits).
+    OtherSubscriber,
+    /// 2400 service line.
+    ServiceLine,
+    /// Any other loop.
+    Other,
+}
+
+impl LoopKind {
+    fn from_id(id: &str) -> LoopKind {
+        match id {
+            "ST" => LoopKind::Transaction,
+            "2000A" => LoopKind::BillingProvider,
+            "2010AA" => LoopKind::BillingProviderName,
+            "2000B" => LoopKind::Subscriber,
+            "2010BA" => LoopKind::SubscriberName,
+            "2010BB" => LoopKind::PayerName,
+            "2000C" => LoopKind::Patient,
+            "2010CA" => LoopKind::PatientName,
+            "2300" => LoopKind::Claim,
+            "2320" => LoopKind::OtherSubscriber,
+            "2400" => LoopKind::ServiceLine,
+            _ => LoopKind::Other,
+        }
+    }
+}
+
+/// The qualifier test of a segment node: element (and component) and codes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Matcher {
+    /// 1-based element position.
+    pub element: usize,
+    /// 1-based component position, 0 for the whole element.
+    pub component: usize,
+    /// The codes that match.
+    pub codes: Vec<Box<[u8]>>,
+}
+
+impl Matcher {
+    fn value<'a>(&self, seg: &Segment<'a>) -> &'a [u8] {
+        match seg.element(self.element) {
+            None => &[],
+            Some(e) if self.component == 0 => e.as_bytes(),
+            Some(e) => e.component(self.component).unwrap_or(&[]),
+        }
+    }
+
+    /// Whether `seg`'s qualifier is one of the codes (ignoring blanks).
+    pub fn matches(&self, seg: &Segment<'_>) -> bool {
+        let v = self.value(seg).trim_ascii();
+        self.codes.iter().any(|c| **c == *v)
+    }
+}
+
+/// One segment position in a loop body.
+#[derive(Clone, Debug)]
+pub struct SegmentNode {
+    /// The segment id.
+    pub id: SegmentId,
+    /// The qualifier that tells this node apart, if any.
+    pub matcher: Option<Matcher>,
+    /// Required or situational.
+    pub usage: Usage,
+    /// Most repeats in one loop instance; `None` for unbounded.
+    pub max: Option<u32>,
+    /// Nodes with the same position group may come in any order.
+    pub group: u32,
+}
+
+impl SegmentNode {
+    /// Whether `seg` fills this node.
+    pub fn matches(&self, id: SegmentId, seg: &Segment<'_>) -> bool {
+        self.id == id && self.matcher.as_ref().is_none_or(|m| m.matches(seg))
+    }
+}
+
+/// A node of a loop body.
+#[derive(Clone, Debug)]
+pub enum Node {
+    /// A segment.
+    Segment(SegmentNode),
+    /// A child loop.
+    Loop(LoopNode),
+}
+
+/// A child loop's position in a body.
+#[derive(Clone, Copy, Debug)]
+pub struct LoopNode {
+    /// Index into [`Grammar::loops`].
+    pub index: usize,
+    /// Required or situational at this position (a loop may sit under two
+    /// parents with different usage, as 2300 does under 2000B and 2000C).
+    pub usage: Usage,
+    /// Nodes with the same position group may come in any order.
+    pub group: u32,
+}
+
+impl Node {
+    fn group(&self) -> u32 {
+        match self {
+            Node::Segment(s) => s.group,
+            Node::Loop(l) => l.group,
+        }
+    }
+}
+
+/// One loop of a guide.
+#[derive(Clone, Debug)]
+pub struct LoopDef {
+    /// The guide's loop id (`2300`); the root is `ST`.
+    pub id: String,
+    /// The loop's name.
+    pub name: String,
+    /// What the claim model makes of it.
+    pub kind: LoopKind,
+    /// Index of the declared parent loop; `None` for the root. A loop may
+    /// also be listed in other bodies (2300 sits under 2000B and 2000C).
+    pub parent: Option<usize>,
+    /// Most repeats per parent instance; `None` for unbounded.
+    pub repeat: Option<u32>,
+    /// Segments and child loops in guide order; the first is the trigger.
+    pub body: Vec<Node>,
+}
+
+impl LoopDef {
+    /// The segment that opens the loop.
+    pub fn trigger(&self) -> &SegmentNode {
+        match &self.body[0] {
+            Node::Segment(s) => s,
+            Node::Loop(..) => unreachable!("the loader requires a segment first"),
+        }
+    }
+}
+
+/// A compiled implementation guide.
+#[derive(Clone, Debug)]
+pub struct Grammar {
+    /// The guide id (`005010X222A1`).
+    pub guide: String,
+    /// Errata ids read with the same map.
+    pub also: Vec<String>,
+    /// The claim form.
+    pub form: Form,
+    /// The guide's title.
+    pub title: String,
+    /// Every loop; index 0 is the root.
+    pub loops: Vec<LoopDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MapFile {
+    guide: String,
+    #[serde(default)]
+    also: Vec<String>,
+    form: String,
+    title: String,
+    #[serde(rename = "loop")]
+    loops: Vec<LoopEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoopEntry {
+    id: String,
+    name: String,
+    parent: String,
+    usage: String,
+    repeat: Repeat,
+    body: Vec<BodyEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Repeat {
+    Count(u32),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BodyEntry {
+    segment: Option<String>,
+    #[serde(rename = "match")]
+    matcher: Option<String>,
+    usage: Option<String>,
+    max: Option<Repeat>,
+    #[serde(rename = "loop")]
+    child: Option<String>,
+}
+
+fn parse_usage(s: &str) -> std::result::Result<Usage, String> {
+    match s {
+        "R" => Ok(Usage::Required),
+        "S" => Ok(Usage::Situational),
+        other => Err(format!("usage {other:?} is not R or S")),
+    }
+}
+
+fn parse_repeat(r: &Repeat) -> std::result::Result<Option<u32>, String> {
+    match r {
+        Repeat::Count(0) => Err("a repeat count of 0".into()),
+        Repeat::Count(n) => Ok(Some(*n)),
+        Repeat::Text(t) if t == ">1" => Ok(None),
+        Repeat::Text(t) => Err(format!("repeat {t:?} is neither a number nor \">1\"")),
+    }
+}
+
+/// A parsed `match` string: segment id, element, component, codes.
+type MatchSpec<'a> = (&'a [u8], usize, usize, Vec<&'a [u8]>);
+
+fn parse_match(input: &[u8]) -> IResult<&[u8], MatchSpec<'_>> {
+    // `SEGnn`: the id is what precedes the last two digits.
+    let position = map_res(
+        take_while1(|b: u8| b.is_ascii_uppercase() || b.is_ascii_digit()),
+        |p: &[u8]| {
+            let (id, el) = p.split_at(p.len().saturating_sub(2));
+            match (id.len(), std::str::from_utf8(el).map(str::parse::<usize>)) {
+                (2..=3, Ok(Ok(n))) if el.iter().all(u8::is_ascii_digit) => Ok((id, n)),
+                _ => Err(()),
+            }
+        },
+    );
+    let component = map_res(digit1, |d: &[u8]| {
+        std::str::from_utf8(d).unwrap_or("x").parse::<usize>()
+    });
+    let code = take_while1(|b: u8| b != b'|');
+    (
+        position,
+        opt(preceded(tag(&b"-"[..]), component)),
+        preceded(tag(&b"="[..]), separated_list1(tag(&b"|"[..]), code)),
+    )
+        .map(|((seg, el), comp, codes)| (seg, el, comp.unwrap_or(0), codes))
+        .parse(input)
+}
+
+impl Grammar {
+    /// Reads and checks a map in the TOML format of `grammar/README.md`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Grammar`] naming the loop or entry that is wrong.
+    ///
+    /// ```
+    /// let g = scrub837::grammar::Grammar::from_toml(include_str!("../../grammar/837p.toml")).unwrap();
+    /// assert_eq!(g.guide, "005010X222A1");
+    /// assert_eq!(g.loops[0].id, "ST");
+    /// assert!(g.loop_index("2400").is_some());
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Grammar> {
+        let file: MapFile = toml::from_str(text).map_err(|e| {
+            Error::new(
+                ErrorKind::Grammar {
+                    guide: "?".into(),
+                    message: e.to_string(),
+                },
+                None,
+            )
+        })?;
+        let guide = file.guide.clone();
+        Grammar::compile(file)
+            .map_err(|message| Error::new(ErrorKind::Grammar { guide, message }, None))
+    }
+
+    fn compile(file: MapFile) -> std::result::Result<Grammar, String> {
+        let form = match file.form.as_str() {
+            "837P" => Form::Professional,
+            "837I" => Form::Institutional,
+            other => return Err(format!("form {other:?} is not 837P or 837I")),
+        };
+        let index: HashMap<&str, usize> = file
+            .loops
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.id.as_str(), i))
+            .collect();
+        if index.len() != file.loops.len() {
+            return Err("two loops share an id".into());
+        }
+        let mut loops = Vec::with_capacity(file.loops.len());
+        let mut referenced = vec![0u32; file.loops.len()];
+        for (li, l) in file.loops.iter().enumerate() {
+            let ctx = |m: String| format!("loop {}: {m}", l.id);
+            parse_usage(&l.usage).map_err(ctx)?;
+            let parent = if l.parent.is_empty() {
+                if li != 0 {
+                    return Err(ctx("only the first loop may be the root".into()));
+                }
+                None
+            } else {
+                Some(
+                    *index
+                        .get(l.parent.as_str())
+                        .ok_or_else(|| ctx(format!("unknown parent {}", l.parent)))?,
+                )
+            };
+            if li == 0 && parent.is_some() {
+                return Err(ctx("the first loop must be the root (parent \"\")".into()));
+            }
+            let mut body = Vec::with_capacity(l.body.len());
+            let mut group = 0u32;
+            let mut last_id: Option<SegmentId> = None;
+            for (bi, b) in l.body.iter().enumerate() {
+                let ectx = |m: String| ctx(format!("entry {}: {m}", bi + 1));
+                let node = match (&b.segment, &b.child) {
+                    (Some(seg), None) => {
+                        let id = SegmentId::from_bytes(seg.as_bytes())
+                            .ok_or_else(|| ectx(format!("bad segment id {seg:?}")))?;
+                        let matcher = match &b.matcher {
+                            None => None,
+                            Some(m) => {
+                                let (_, (mseg, element, component, codes)) =
+                                    all_consuming(parse_match)
+                                        .parse(m.as_bytes())
+                                        .map_err(|_| ectx(format!("bad match {m:?}")))?;
+                                if mseg != id.as_bytes() {
+                                    return Err(ectx(format!("match {m:?} names another segment")));
+                                }
+                                Some(Matcher {
+                                    element,
+                                    component,
+                                    codes: codes
+                                        .into_iter()
+                                        .map(|c| c.to_vec().into_boxed_slice())
+                                        .collect(),
+                                })
+                            }
+                        };
+                        let usage =
+                            parse_usage(b.usage.as_deref().ok_or_else(|| ectx("no usage".into()))?)
+                                .map_err(ectx)?;
+                        let max =
+                            parse_repeat(b.max.as_ref().ok_or_else(|| ectx("no max".into()))?)
+                                .map_err(ectx)?;
+                        if last_id != Some(id) {
+                            group += 1;
+                        }
+                        last_id = Some(id);
+                        Node::Segment(SegmentNode {
+                            id,
+                            matcher,
+                            usage,
+                            max,
+                            group,
+                        })
+                    }
+                    (None, Some(child)) => {
+                        if b.matcher.is_some() || b.max.is_some() {
+                            return Err(ectx("a loop entry takes only `loop` and `usage`".into()));
+                        }
+                        let ci = *index
+                            .get(child.as_str())
+                            .ok_or_else(|| ectx(format!("unknown loop {child}")))?;
+                        if ci == 0 {
+                            return Err(ectx("the root loop cannot be a child".into()));
+                        }
+                        if file.loops[ci].parent == l.id {
+                            referenced[ci] += 1;
+                        }
+                        let usage = match &b.usage {
+                            Some(u) => parse_usage(u).map_err(ectx)?,
+                            None => parse_usage(&file.loops[ci].usage).map_err(ectx)?,
+                        };
+                        let trigger = file.loops[ci]
+                            .body
+                            .first()
+                            .and_then(|e| e.segment.as_deref())
+                            .and_then(|s| SegmentId::from_bytes(s.as_bytes()));
+                        if trigger.is_none() || last_id != trigger {
+                            group += 1;
+                        }
+                        last_id = trigger;
+                        Node::Loop(LoopNode {
+                            index: ci,
+                            usage,
+                            group,
+                        })
+                    }
+                    _ => return Err(ectx("give exactly one of `segment` and `loop`".into())),
+                };
+                if bi == 0 && !matches!(node, Node::Segment(_)) {
+                    return Err(ctx(
+                        "the first entry must be the segment that opens the loop".into(),
+                    ));
+                }
+                body.push(node);
+            }
+            if body.is_empty() {
+                return Err(ctx("empty body".into()));
+            }
+            loops.push(LoopDef {
+                id: l.id.clone(),
+                name: l.name.clone(),
+                kind: LoopKind::from_id(&l.id),
+                parent,
+                repeat: parse_repeat(&l.repeat).map_err(ctx)?,
+                body,
+            });
+        }
+        for (i, n) in referenced.iter().enumerate().skip(1) {
+            if *n != 1 {
+                return Err(format!(
+                    "loop {} is listed in its declared parent's body {n} times, not once",
+                    loops[i].id
+                ));
+            }
+        }
+        Ok(Grammar {
+            guide: file.guide,
+            also: file.also,
+            form,
+            title: file.title,
+            loops,
+        })
+    }
+
+    /// The index of the loop with guide id `id`.
+    pub fn loop_index(&self, id: &str) -> Option<usize> {
+        self.loops.iter().position(|l| l.id == id)
+    }
+
+    /// Whether this map reads transactions declaring `version` (GS08/ST03).
+    pub fn reads(&self, version: &[u8]) -> bool {
+        let v = version.trim_ascii();
+        self.guide.as_bytes() == v || self.also.iter().any(|a| a.as_bytes() == v)
+    }
+}
+
+/// The maps compiled into the binary.
+#[derive(Debug)]
+pub struct Grammars {
+    /// 837P, 005010X222A1.
+    pub professional: Grammar,
+    /// 837I, 005010X223A2.
+    pub institutional: Grammar,
+}
+
+/// The 837P map as embedded in the binary.
+pub const EMBEDDED_837P: &str = include_str!("../../grammar/837p.toml");
+/// The 837I map as embedded in the binary.
+pub const EMBEDDED_837I: &str = include_str!("../../grammar/837i.toml");
+
+impl Grammars {
+    /// The embedded maps, compiled once.
+    ///
+    /// # Panics
+    ///
+    /// If an embedded map is broken, which the test suite rules out.
+    ///
+    /// ```
+    /// let g = scrub837::grammar::Grammars::embedded();
+    /// assert!(g.for_version(b"005010X223A3").is_some());
+    /// assert!(g.for_version(b"004010X098A1").is_none());
+    /// ```
+    pub fn embedded() -> &'static Grammars {
+        static CELL: OnceLock<Grammars> = OnceLock::new();
+        CELL.get_or_init(|| Grammars {
+            professional: Grammar::from_toml(EMBEDDED_837P)
+                .expect("the embedded 837P map is valid"),
+            institutional: Grammar::from_toml(EMBEDDED_837I)
+                .expect("the embedded 837I map is valid"),
+        })
+    }
+
+    /// The map for a GS08/ST03 version id.
+    pub fn for_version(&self, version: &[u8]) -> Option<&Grammar> {
+        [&self.professional, &self.institutional]
+            .into_iter()
+            .find(|g| g.reads(version))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_maps_compile() {
+        let g = Grammars::embedded();
+        for gr in [&g.professional, &g.institutional] {
+            for kind in [
+                "ST", "2000A", "2010AA", "2000B", "2010BA", "2010BB", "2000C", "2010CA", "2300",
+                "2320", "2400",
+            ] {
+                let i = gr
+                    .loop_index(kind)
+                    .unwrap_or_else(|| panic!("{} lacks {kind}", gr.guide));
+                assert_ne!(gr.loops[i].kind, LoopKind::Other);
+            }
+        }
+        assert_eq!(g.professional.form, Form::Professional);
+        assert_eq!(g.institutional.form, Form::Institutional);
+    }
+
+    #[test]
+    fn match_strings() {
+        let (_, (s, e, c, codes)) = parse_match(b"HI01-1=ABK|BK").unwrap();
+        assert_eq!((s, e, c), (&b"HI"[..], 1, 1));
+        assert_eq!(codes, vec![&b"ABK"[..], b"BK"]);
+        assert!(all_consuming(parse_match).parse(&b"NM1=41"[..]).is_err());
+        assert!(all_consuming(parse_match).parse(&b"NM101="[..]).is_err());
+    }
+
+    fn map(body: &str) -> std::result::Result<Grammar, String> {
+        let text = format!("guide = \"X\"\nform = \"837P\"\ntitle = \"t\"\n{body}");
+        Grammar::from_toml(&text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn broken_maps_name_the_problem() {
+        let root =
+            "[[loop]]\nid = \"ST\"\nname = \"r\"\nparent = \"\"\nusage = \"R\"\nrepeat = 1\n";
+        let e = map(&format!("{root}body = [{{ loop = \"2000A\" }}]")).unwrap_err();
+        assert!(e.contains("unknown loop 2000A"), "{e}");
+        let e = map(&format!(
+            "{root}body = [{{ segment = \"ST\", usage = \"X\", max = 1 }}]"
+        ))
+        .unwrap_err();
+        assert!(e.contains("usage"), "{e}");
+        let e = map(&format!(
+            "{root}body = [{{ segment = \"ST\", usage = \"R\", max = 1, match = \"NM101=41\" }}]"
+        ))
+        .unwrap_err();
+        assert!(e.contains("another segment"), "{e}");
+        let e = map(&format!(
+            "{root}body = [{{ segment = \"ST\", usage = \"R\", max = 1, extra = 1 }}]"
+        ))
+        .unwrap_err();
+        assert!(e.contains("extra"), "{e}");
+        assert!(map(&format!(
+            "{root}body = [{{ segment = \"ST\", usage = \"R\", max = \">1\" }}]"
+        ))
+        .is_ok());
+    }
+}

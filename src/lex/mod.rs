@@ -1,0 +1,376 @@
+//! Lexing: delimiters, segments, elements and components as borrowed slices.
+//!
+//! What goes in is bytes; what comes out borrows from them. Nothing here
+//! allocates: [`Segment::element`] and [`Element::component`] walk the bytes
+//! with `memchr` each time they are asked, which for segments of a few dozen
+//! bytes is cheaper than building an index.
+//!
+//! - [`isa`] reads the fixed-width ISA and detects the [`Delimiters`].
+//! - [`framer`] cuts one segment off the front of a buffer, or says it needs
+//!   more bytes ([`framer::Frame::Partial`]), in the manner of `httparse`.
+
+pub mod framer;
+pub mod isa;
+
+use std::fmt;
+
+use crate::finding::Position;
+
+/// The four separators of an interchange, read from its ISA.
+///
+/// ```
+/// use scrub837::lex::Delimiters;
+/// let d = Delimiters::STANDARD;
+/// assert_eq!((d.element, d.component, d.repetition, d.segment), (b'*', b':', Some(b'^'), b'~'));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Delimiters {
+    /// Element separator: byte 3 of the ISA.
+    pub element: u8,
+    /// Component (sub-element) separator: ISA16.
+    pub component: u8,
+    /// Repetition separator: ISA11 in 5010, when it is usable punctuation.
+    pub repetition: Option<u8>,
+    /// Segment terminator: the byte after ISA16.
+    pub segment: u8,
+}
+
+impl Delimiters {
+    /// `*`, `:`, `^` and `~`, the most common set.
+    pub const STANDARD: Delimiters = Delimiters {
+        element: b'*',
+        component: b':',
+        repetition: Some(b'^'),
+        segment: b'~',
+    };
+}
+
+impl Default for Delimiters {
+    fn default() -> Self {
+        Delimiters::STANDARD
+    }
+}
+
+/// A segment id, upper-cased and packed for cheap comparison.
+///
+/// ```
+/// use scrub837::lex::SegmentId;
+/// assert_eq!(SegmentId::from_bytes(b"nm1"), Some(SegmentId::new(b"NM1")));
+/// assert_eq!(SegmentId::new(b"CLM").to_string(), "CLM");
+/// assert_eq!(SegmentId::from_bytes(b"N1X2"), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SegmentId([u8; 3]);
+
+impl SegmentId {
+    /// Packs a known-good 2 or 3 byte id; shorter ids are padded with NUL.
+    ///
+    /// # Panics
+    ///
+    /// When `id` is not two or three ASCII letters or digits (a programming
+    /// error: use [`SegmentId::from_bytes`] for input).
+    pub const fn new(id: &[u8]) -> SegmentId {
+        assert!(id.len() == 2 || id.len() == 3);
+        let mut out = [0u8; 3];
+        let mut i = 0;
+        while i < id.len() {
+            assert!(id[i].is_ascii_alphanumeric());
+            out[i] = id[i].to_ascii_uppercase();
+            i += 1;
+        }
+        SegmentId(out)
+    }
+
+    /// Reads an id from input: two or three letters or digits, any case.
+    pub fn from_bytes(id: &[u8]) -> Option<SegmentId> {
+        if !(2..=3).contains(&id.len()) || !id.iter().all(u8::is_ascii_alphanumeric) {
+            return None;
+        }
+        let mut out = [0u8; 3];
+        for (o, b) in out.iter_mut().zip(id) {
+            *o = b.to_ascii_uppercase();
+        }
+        Some(SegmentId(out))
+    }
+
+    /// The id's bytes, without padding.
+    pub fn as_bytes(&self) -> &[u8] {
+        if self.0[2] == 0 {
+            &self.0[..2]
+        } else {
+            &self.0
+        }
+    }
+}
+
+impl fmt::Display for SegmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(std::str::from_utf8(self.as_bytes()).unwrap_or("???"))
+    }
+}
+
+/// One segment: its bytes without terminator or surrounding line breaks,
+/// the delimiters to split it with, and where it sits in the file.
+///
+/// Elements are numbered from 1 as in X12 (`NM109` is `element(9)`); the
+/// segment id is element 0.
+///
+/// ```
+/// use scrub837::lex::{Delimiters, Segment};
+/// use scrub837::Position;
+/// let seg = Segment::new(b"SV1*HC:99213:25*100*UN*1", Delimiters::STANDARD, Position::default());
+/// assert_eq!(seg.id_bytes(), b"SV1");
+/// assert_eq!(seg.element(2).unwrap().as_bytes(), b"100");
+/// let proc = seg.element(1).unwrap();
+/// assert_eq!(proc.component(2), Some(&b"99213"[..]));
+/// assert_eq!(proc.components().count(), 3);
+/// assert!(seg.element(9).is_none());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment<'a> {
+    bytes: &'a [u8],
+    delims: Delimiters,
+    position: Position,
+}
+
+impl<'a> Segment<'a> {
+    /// A segment over `bytes` (no terminator).
+    pub fn new(bytes: &'a [u8], delims: Delimiters, position: Position) -> Segment<'a> {
+        Segment {
+            bytes,
+            delims,
+            position,
+        }
+    }
+
+    /// The segment's bytes, without terminator.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Where the segment sits in its file.
+    pub fn position(&self) -> Position {
+        self.position
+    }
+
+    /// The delimiters of the segment's interchange.
+    pub fn delimiters(&self) -> Delimiters {
+        self.delims
+    }
+
+    /// The raw id: everything before the first element separator.
+    pub fn id_bytes(&self) -> &'a [u8] {
+        match memchr::memchr(self.delims.element, self.bytes) {
+            Some(i) => &self.bytes[..i],
+            None => self.bytes,
+        }
+    }
+
+    /// The id, upper-cased, when it is a well-formed id.
+    pub fn id(&self) -> Option<SegmentId> {
+        SegmentId::from_bytes(self.id_bytes())
+    }
+
+    /// Whether the id is `id`, ignoring case.
+    pub fn is(&self, id: &[u8]) -> bool {
+        self.id_bytes().eq_ignore_ascii_case(id)
+    }
+
+    /// Element `n` (1-based), or `None` past the last element. An element
+    /// that is present but empty is `Some` with empty bytes.
+    pub fn element(&self, n: usize) -> Option<Element<'a>> {
+        self.elements().nth(n.checked_sub(1)?)
+    }
+
+    /// The bytes of element `n`, empty when the element is absent.
+    pub fn value(&self, n: usize) -> &'a [u8] {
+        self.element(n).map_or(&[][..], |e| e.as_bytes())
+    }
+
+    /// The elements after the id, in order.
+    pub fn elements(&self) -> Elements<'a> {
+        let rest = match memchr::memchr(self.delims.element, self.bytes) {
+            Some(i) => Some(&self.bytes[i + 1..]),
+            None => None,
+        };
+        Elements {
+            rest,
+            delims: self.delims,
+        }
+    }
+
+    /// How many elements follow the id (trailing empty ones included).
+    pub fn element_count(&self) -> usize {
+        if memchr::memchr(self.delims.element, self.bytes).is_none() {
+            0
+        } else {
+            memchr::memchr_iter(self.delims.element, self.bytes).count()
+        }
+    }
+}
+
+/// Iterator over the elements of a segment.
+#[derive(Clone, Debug)]
+pub struct Elements<'a> {
+    rest: Option<&'a [u8]>,
+    delims: Delimiters,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Element<'a>;
+
+    fn next(&mut self) -> Option<Element<'a>> {
+        let rest = self.rest?;
+        let (bytes, next) = match memchr::memchr(self.delims.element, rest) {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        self.rest = next;
+        Some(Element {
+            bytes,
+            delims: self.delims,
+        })
+    }
+}
+
+/// One element: simple, or a composite of components.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Element<'a> {
+    bytes: &'a [u8],
+    delims: Delimiters,
+}
+
+impl<'a> Element<'a> {
+    /// The element's raw bytes, components and all.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Whether the element is empty.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Whether the element holds a component separator.
+    pub fn is_composite(&self) -> bool {
+        memchr::memchr(self.delims.component, self.bytes).is_some()
+    }
+
+    /// Component `n` (1-based); a simple element is its own component 1.
+    pub fn component(&self, n: usize) -> Option<&'a [u8]> {
+        self.components().nth(n.checked_sub(1)?)
+    }
+
+    /// The components, in order.
+    pub fn components(&self) -> Split<'a> {
+        Split {
+            rest: Some(self.bytes),
+            sep: self.delims.component,
+        }
+    }
+
+    /// The repetitions of the element; one unless the interchange declares a
+    /// repetition separator and the element uses it.
+    pub fn repetitions(&self) -> Split<'a> {
+        Split {
+            rest: Some(self.bytes),
+            // A separator the element cannot contain: the segment terminator.
+            sep: self.delims.repetition.unwrap_or(self.delims.segment),
+        }
+    }
+}
+
+/// Iterator over the parts of an element split on one separator.
+#[derive(Clone, Debug)]
+pub struct Split<'a> {
+    rest: Option<&'a [u8]>,
+    sep: u8,
+}
+
+impl<'a> Iterator for Split<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        match memchr::memchr(self.sep, rest) {
+            Some(i) => {
+                self.rest = Some(&rest[i + 1..]);
+                Some(&rest[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
+/// Trims ASCII blanks around a value (the policy matches ignoring them).
+pub fn trim(v: &[u8]) -> &[u8] {
+    v.trim_ascii()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(b: &[u8]) -> Segment<'_> {
+        Segment::new(b, Delimiters::STANDARD, Position::default())
+    }
+
+    #[test]
+    fn elements_are_one_based_and_keep_empties() {
+        let s = seg(b"NM1*IL*1*DOE*JOHN****MI*W123");
+        assert_eq!(s.element_count(), 9);
+        assert_eq!(s.value(1), b"IL");
+        assert_eq!(s.value(5), b"");
+        assert_eq!(s.value(9), b"W123");
+        assert!(s.element(10).is_none());
+        assert!(s.element(0).is_none());
+        assert_eq!(s.value(10), b"");
+    }
+
+    #[test]
+    fn segment_without_elements() {
+        let s = seg(b"SE");
+        assert_eq!(s.element_count(), 0);
+        assert!(s.element(1).is_none());
+        assert_eq!(s.id(), Some(SegmentId::new(b"SE")));
+    }
+
+    #[test]
+    fn trailing_separator_is_an_empty_element() {
+        let s = seg(b"REF*G1*A1*");
+        assert_eq!(s.element_count(), 3);
+        assert_eq!(s.value(3), b"");
+    }
+
+    #[test]
+    fn components_and_repetitions() {
+        let s = seg(b"HI*ABK:C50911*ABF:Z5111");
+        let e = s.element(2).unwrap();
+        assert_eq!(
+            e.components().collect::<Vec<_>>(),
+            vec![&b"ABF"[..], b"Z5111"]
+        );
+        assert!(e.is_composite());
+        let r = seg(b"DMG*D8*19700101*F**A^B").element(5).unwrap();
+        assert_eq!(r.repetitions().count(), 2);
+        let d = Delimiters {
+            repetition: None,
+            ..Delimiters::STANDARD
+        };
+        let r2 = Segment::new(b"X*A^B", d, Position::default())
+            .element(1)
+            .unwrap();
+        assert_eq!(r2.repetitions().count(), 1);
+    }
+
+    #[test]
+    fn ids_are_case_insensitive() {
+        assert!(seg(b"clm*1").is(b"CLM"));
+        assert_eq!(seg(b"clm*1").id(), Some(SegmentId::new(b"CLM")));
+        assert_eq!(seg(b"C!M*1").id(), None);
+        assert_eq!(seg(b"").id(), None);
+    }
+}

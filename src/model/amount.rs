@@ -1,0 +1,167 @@
+//! Decimal amounts (X12 type `R`), exact, never floating point.
+
+use std::fmt;
+use std::ops::{Add, Sub};
+
+use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::combinator::{all_consuming, opt};
+use nom::sequence::preceded;
+use nom::Parser;
+
+/// How many decimal places an [`Amount`] keeps.
+const SCALE_DIGITS: u32 = 6;
+const SCALE: i64 = 10i64.pow(SCALE_DIGITS);
+
+/// An exact decimal: millionths in an `i64`, plenty for money (at most
+/// `99999999.99`) and quantities.
+///
+/// ```
+/// use scrub837::model::Amount;
+/// let a = Amount::parse(b"100.00").unwrap();
+/// let b = Amount::parse(b"12.5").unwrap();
+/// assert_eq!((a + b).to_string(), "112.5");
+/// assert_eq!(Amount::parse(b"300").unwrap().to_string(), "300");
+/// assert_eq!(Amount::parse(b".5").unwrap().to_string(), "0.5");
+/// assert!(Amount::parse(b"1e3").is_none());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount(i64);
+
+impl Amount {
+    /// Zero.
+    pub const ZERO: Amount = Amount(0);
+
+    /// Parses an X12 `R` value: optional `-`, digits, optional `.` and
+    /// digits (at most six decimals, at most 12 whole digits).
+    pub fn parse(v: &[u8]) -> Option<Amount> {
+        let digits = |b: u8| b.is_ascii_digit();
+        let (_, (neg, whole, frac)) = all_consuming::<_, nom::error::Error<&[u8]>, _>((
+            opt(tag(&b"-"[..])),
+            take_while(digits),
+            opt(preceded(tag(&b"."[..]), take_while1(digits))),
+        ))
+        .parse(v)
+        .ok()?;
+        let frac: &[u8] = frac.unwrap_or(&[]);
+        if (whole.is_empty() && frac.is_empty())
+            || whole.len() > 12
+            || frac.len() > SCALE_DIGITS as usize
+        {
+            return None;
+        }
+        let mut n: i64 = 0;
+        for &d in whole {
+            n = n * 10 + i64::from(d - b'0');
+        }
+        let mut f: i64 = 0;
+        for i in 0..SCALE_DIGITS as usize {
+            f = f * 10 + frac.get(i).map_or(0, |d| i64::from(d - b'0'));
+        }
+        let value = n * SCALE + f;
+        Some(Amount(if neg.is_some() { -value } else { value }))
+    }
+
+    /// An amount from whole units.
+    pub fn from_units(n: i64) -> Amount {
+        Amount(n * SCALE)
+    }
+
+    /// The amount in millionths.
+    pub fn millionths(self) -> i64 {
+        self.0
+    }
+
+    /// Whether the amount is exactly `n` units.
+    pub fn is_units(self, n: i64) -> bool {
+        self.0 == n * SCALE
+    }
+}
+
+impl Add for Amount {
+    type Output = Amount;
+    fn add(self, o: Amount) -> Amount {
+        Amount(self.0.saturating_add(o.0))
+    }
+}
+
+impl Sub for Amount {
+    type Output = Amount;
+    fn sub(self, o: Amount) -> Amount {
+        Amount(self.0.saturating_sub(o.0))
+    }
+}
+
+impl std::iter::Sum for Amount {
+    fn sum<I: Iterator<Item = Amount>>(iter: I) -> Amount {
+        iter.fold(Amount::ZERO, Add::add)
+    }
+}
+
+/// The shortest decimal form: `300`, `12.5`, `-0.25`.
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let whole = abs / SCALE as u64;
+        let mut frac = abs % SCALE as u64;
+        if frac == 0 {
+            return write!(f, "{sign}{whole}");
+        }
+        let mut width = SCALE_DIGITS as usize;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        write!(f, "{sign}{whole}.{frac:0width$}")
+    }
+}
+
+impl serde::Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parse_and_print() {
+        for (input, out) in [
+            ("0", "0"),
+            ("100.00", "100"),
+            ("-3.250", "-3.25"),
+            ("0.000001", "0.000001"),
+            ("99999999.99", "99999999.99"),
+        ] {
+            assert_eq!(
+                Amount::parse(input.as_bytes()).unwrap().to_string(),
+                out,
+                "{input}"
+            );
+        }
+        for bad in [
+            "",
+            "-",
+            ".",
+            "1.",
+            "1.2.3",
+            "+1",
+            "1,000",
+            "0.0000001",
+            "1234567890123",
+        ] {
+            assert!(Amount::parse(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn display_parses_back(m in -10_000_000_000_000i64..10_000_000_000_000i64) {
+            let a = Amount(m);
+            prop_assert_eq!(Amount::parse(a.to_string().as_bytes()), Some(a));
+        }
+    }
+}

@@ -1,0 +1,625 @@
+//! Building the claim model from the loop builder's events.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use nom::bytes::complete::{tag, take_while_m_n};
+use nom::combinator::{all_consuming, map_opt};
+use nom::sequence::separated_pair;
+use nom::Parser;
+
+use super::{
+    Amount, BillingProvider, Claim, ClaimDate, DateRange, Diagnosis, Patient, Procedure,
+    ServiceLine, Subscriber, Transaction,
+};
+use crate::finding::{Finding, RuleId};
+use crate::grammar::builder::{LoopBuilder, LoopVisitor};
+use crate::grammar::{Form, Grammar, LoopKind, SegmentNode};
+use crate::lex::Segment;
+use crate::reader::Block;
+
+/// Why a date value could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateError {
+    /// The format qualifier (DTP02) is not one this reader knows.
+    UnknownFormat,
+    /// The value is not a real date in the named format.
+    Invalid,
+}
+
+fn d8(input: &[u8]) -> nom::IResult<&[u8], NaiveDate> {
+    map_opt(
+        take_while_m_n(8, 8, |b: u8| b.is_ascii_digit()),
+        |d: &[u8]| {
+            let n = |r: std::ops::Range<usize>| {
+                d[r].iter().fold(0u32, |a, b| a * 10 + u32::from(b - b'0'))
+            };
+            let year = n(0..4);
+            // pyx12 rejects years before 1800; so does this reader.
+            if year < 1800 {
+                return None;
+            }
+            NaiveDate::from_ymd_opt(year as i32, n(4..6), n(6..8))
+        },
+    )
+    .parse(input)
+}
+
+/// Reads a date value by its format qualifier: `D8` (`CCYYMMDD`), `RD8`
+/// (`CCYYMMDD-CCYYMMDD`, from not after to) or `DT` (`CCYYMMDDHHMM`, the
+/// date part).
+///
+/// # Errors
+///
+/// [`DateError::UnknownFormat`] for other qualifiers, [`DateError::Invalid`]
+/// for values that are not real dates in the format.
+pub fn parse_date_value(format: &[u8], value: &[u8]) -> Result<DateRange, DateError> {
+    let value = value.trim_ascii();
+    match format.trim_ascii() {
+        b"D8" => all_consuming(d8)
+            .parse(value)
+            .map(|(_, d)| DateRange::single(d))
+            .map_err(|_| DateError::Invalid),
+        b"RD8" => {
+            let (_, (from, to)) = all_consuming(separated_pair(d8, tag(&b"-"[..]), d8))
+                .parse(value)
+                .map_err(|_| DateError::Invalid)?;
+            if from > to {
+                return Err(DateError::Invalid);
+            }
+            Ok(DateRange { from, to })
+        }
+        b"DT" if value.len() == 12 => {
+            let (_, d) = d8(value).map_err(|_| DateError::Invalid)?;
+            let hh = &value[8..10];
+            let mm = &value[10..12];
+            if !hh.iter().chain(mm).all(u8::is_ascii_digit) || hh > &b"23"[..] || mm > &b"59"[..] {
+                return Err(DateError::Invalid);
+            }
+            Ok(DateRange::single(d))
+        }
+        b"DT" => Err(DateError::Invalid),
+        _ => Err(DateError::UnknownFormat),
+    }
+}
+
+fn is_diagnosis_qualifier(q: &[u8]) -> bool {
+    matches!(
+        q,
+        b"ABK" | b"ABF" | b"ABJ" | b"APR" | b"ABN" | b"BK" | b"BF" | b"BJ" | b"PR" | b"BN"
+    )
+}
+
+/// Builds a [`Transaction`] from the loop builder's events.
+///
+/// Use [`build_transaction`] for a whole block; the builder is public for
+/// callers that drive a [`LoopBuilder`] themselves.
+#[derive(Debug)]
+pub struct ModelBuilder<'a> {
+    tx: Transaction<'a>,
+    label: Arc<str>,
+    findings: Vec<Finding>,
+    current_patient: Option<usize>,
+}
+
+impl<'a> ModelBuilder<'a> {
+    /// A builder for a transaction of `form`.
+    pub fn new(form: Form, label: Arc<str>) -> ModelBuilder<'a> {
+        ModelBuilder {
+            tx: Transaction {
+                form,
+                control_number: &[],
+                version: &[],
+                creation_date: None,
+                position: Default::default(),
+                billing_providers: Vec::new(),
+                subscribers: Vec::new(),
+                patients: Vec::new(),
+                claims: Vec::new(),
+                lines: Vec::new(),
+                dates: Vec::new(),
+                diagnoses: Vec::new(),
+            },
+            label,
+            findings: Vec::new(),
+            current_patient: None,
+        }
+    }
+
+    /// The model, and the findings met while building it (bad dates and
+    /// amounts).
+    pub fn finish(self) -> (Transaction<'a>, Vec<Finding>) {
+        (self.tx, self.findings)
+    }
+
+    fn date(
+        &mut self,
+        seg: &Segment<'a>,
+        format_el: usize,
+        value_el: usize,
+        phi: bool,
+    ) -> Option<DateRange> {
+        let format = seg.value(format_el);
+        let value = seg.value(value_el);
+        match parse_date_value(format, value) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let (rule, what) = match e {
+                    DateError::UnknownFormat => (
+                        RuleId::CodeInvalid,
+                        "is not a date format this reader knows (D8, RD8, DT)",
+                    ),
+                    DateError::Invalid => {
+                        (RuleId::BadDate, "does not hold a real date in that format")
+                    }
+                };
+                let id = String::from_utf8_lossy(seg.id_bytes()).into_owned();
+                let (el, v) = if e == DateError::UnknownFormat {
+                    (format_el, format)
+                } else {
+                    (value_el, value)
+                };
+                let mut f = Finding::new(
+                    rule,
+                    self.label.clone(),
+                    seg.position(),
+                    format!("{id}{el:02} {what} ({})", String::from_utf8_lossy(format)),
+                )
+                .with_element(format!("{id}{el:02}"));
+                let v = String::from_utf8_lossy(v).into_owned();
+                f = if phi {
+                    f.with_phi_value(v)
+                } else {
+                    f.with_value(v)
+                };
+                if let Some(c) = self.tx.claims.last() {
+                    f = f.with_claim(String::from_utf8_lossy(c.id));
+                }
+                self.findings.push(f);
+                None
+            }
+        }
+    }
+
+    fn amount(&mut self, seg: &Segment<'a>, el: usize, name: &str) -> Option<Amount> {
+        let v = seg.value(el).trim_ascii();
+        if v.is_empty() {
+            return None;
+        }
+        let a = Amount::parse(v);
+        if a.is_none() {
+            let mut f = Finding::new(
+                RuleId::ElementSyntax,
+                self.label.clone(),
+                seg.position(),
+                format!("{name} is not a decimal number"),
+            )
+            .with_element(name)
+            .with_value(String::from_utf8_lossy(v));
+            if let Some(c) = self.tx.claims.last() {
+                f = f.with_claim(String::from_utf8_lossy(c.id));
+            }
+            self.findings.push(f);
+        }
+        a
+    }
+
+    fn procedure(seg: &Segment<'a>, el: usize) -> Option<Procedure<'a>> {
+        let e = seg.element(el)?;
+        if e.is_empty() {
+            return None;
+        }
+        let mut c = e.components();
+        let qualifier = c.next().unwrap_or(&[]);
+        let code = c.next().unwrap_or(&[]);
+        let mut modifiers: [&[u8]; 4] = [&[]; 4];
+        for m in modifiers.iter_mut() {
+            *m = c.next().unwrap_or(&[]);
+        }
+        Some(Procedure {
+            qualifier,
+            code,
+            modifiers,
+        })
+    }
+
+    fn claim_segment(&mut self, seg: &Segment<'a>) {
+        let Some(id) = seg.id() else { return };
+        match id.as_bytes() {
+            b"CLM" => {
+                let total = self.amount(seg, 2, "CLM02");
+                let clm05 = seg.element(5);
+                let claim = self.tx.claims.last_mut().expect("a 2300 loop is open");
+                claim.id = seg.value(1).trim_ascii();
+                claim.total = total;
+                if let Some(e) = clm05 {
+                    claim.facility_code = e.component(1).unwrap_or(&[]).trim_ascii();
+                    claim.frequency = e.component(3).unwrap_or(&[]).trim_ascii();
+                }
+            }
+            b"DTP" => {
+                if let Some(dates) = self.date(seg, 2, 3, false) {
+                    self.tx.dates.push(ClaimDate {
+                        qualifier: seg.value(1).trim_ascii(),
+                        dates,
+                    });
+                    let n = self.tx.dates.len();
+                    self.tx
+                        .claims
+                        .last_mut()
+                        .expect("a 2300 loop is open")
+                        .dates
+                        .end = n;
+                }
+            }
+            b"REF" => {
+                let value = seg.value(2).trim_ascii();
+                let claim = self.tx.claims.last_mut().expect("a 2300 loop is open");
+                match seg.value(1).trim_ascii() {
+                    b"G1" if claim.prior_authorization.is_none() => {
+                        claim.prior_authorization = Some(value)
+                    }
+                    b"F8" if claim.payer_claim_number.is_none() => {
+                        claim.payer_claim_number = Some(value)
+                    }
+                    _ => {}
+                }
+            }
+            b"HI" => {
+                for e in seg.elements() {
+                    let q = e.component(1).unwrap_or(&[]).trim_ascii();
+                    if is_diagnosis_qualifier(q) {
+                        self.tx.diagnoses.push(Diagnosis {
+                            qualifier: q,
+                            code: e.component(2).unwrap_or(&[]).trim_ascii(),
+                        });
+                    }
+                }
+                let n = self.tx.diagnoses.len();
+                self.tx
+                    .claims
+                    .last_mut()
+                    .expect("a 2300 loop is open")
+                    .diagnoses
+                    .end = n;
+            }
+            _ => {}
+        }
+    }
+
+    fn line_segment(&mut self, seg: &Segment<'a>) {
+        let Some(id) = seg.id() else { return };
+        match id.as_bytes() {
+            b"LX" => {
+                let v = seg.value(1).trim_ascii();
+                let n = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok());
+                self.tx
+                    .lines
+                    .last_mut()
+                    .expect("a 2400 loop is open")
+                    .number = n;
+            }
+            b"SV1" => {
+                let charge = self.amount(seg, 2, "SV102");
+                let units = self.amount(seg, 4, "SV104");
+                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
+                line.procedure = Self::procedure(seg, 1);
+                line.charge = charge;
+                line.unit_basis = seg.value(3).trim_ascii();
+                line.units = units;
+                line.service_position = seg.position();
+            }
+            b"SV2" => {
+                let charge = self.amount(seg, 3, "SV203");
+                let units = self.amount(seg, 5, "SV205");
+                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
+                let rev = seg.value(1).trim_ascii();
+                line.revenue_code = (!rev.is_empty()).then_some(rev);
+                line.procedure = Self::procedure(seg, 2);
+                line.charge = charge;
+                line.unit_basis = seg.value(4).trim_ascii();
+                line.units = units;
+                line.service_position = seg.position();
+            }
+            b"DTP" if seg.value(1).trim_ascii() == b"472" => {
+                let d = self.date(seg, 2, 3, false);
+                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
+                if line.service_date.is_none() {
+                    line.service_date = d;
+                }
+            }
+            b"REF" if seg.value(1).trim_ascii() == b"G1" => {
+                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
+                if line.prior_authorization.is_none() {
+                    line.prior_authorization = Some(seg.value(2).trim_ascii());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
+    fn open(&mut self, g: &Grammar, l: usize, seg: &Segment<'a>) {
+        let pos = seg.position();
+        let tx = &mut self.tx;
+        match g.loops[l].kind {
+            LoopKind::Transaction => tx.position = pos,
+            LoopKind::BillingProvider => tx.billing_providers.push(BillingProvider {
+                name: &[],
+                npi: &[],
+                position: pos,
+            }),
+            LoopKind::Subscriber => {
+                self.current_patient = None;
+                tx.subscribers.push(Subscriber {
+                    billing_provider: tx.billing_providers.len().saturating_sub(1),
+                    relationship: &[],
+                    member_id: &[],
+                    last_name: &[],
+                    first_name: &[],
+                    birth_date: None,
+                    payer_id: &[],
+                    payer_name: &[],
+                    position: pos,
+                });
+            }
+            LoopKind::Patient => {
+                self.current_patient = Some(tx.patients.len());
+                tx.patients.push(Patient {
+                    subscriber: tx.subscribers.len().saturating_sub(1),
+                    relationship: &[],
+                    last_name: &[],
+                    first_name: &[],
+                    birth_date: None,
+                    position: pos,
+                });
+            }
+            LoopKind::Claim => {
+                let (l, d, x) = (tx.lines.len(), tx.dates.len(), tx.diagnoses.len());
+                tx.claims.push(Claim {
+                    id: &[],
+                    total: None,
+                    facility_code: &[],
+                    frequency: &[],
+                    prior_authorization: None,
+                    payer_claim_number: None,
+                    other_payer_adjudication: false,
+                    billing_provider: tx.billing_providers.len().saturating_sub(1),
+                    subscriber: tx.subscribers.len().saturating_sub(1),
+                    patient: self.current_patient,
+                    lines: l..l,
+                    dates: d..d,
+                    diagnoses: x..x,
+                    position: pos,
+                });
+            }
+            LoopKind::ServiceLine => {
+                tx.lines.push(ServiceLine {
+                    claim: tx.claims.len().saturating_sub(1),
+                    number: None,
+                    procedure: None,
+                    revenue_code: None,
+                    charge: None,
+                    unit_basis: &[],
+                    units: None,
+                    service_date: None,
+                    prior_authorization: None,
+                    position: pos,
+                    service_position: pos,
+                });
+                let n = tx.lines.len();
+                if let Some(c) = tx.claims.last_mut() {
+                    c.lines.end = n;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn segment(&mut self, g: &Grammar, l: usize, seg: &Segment<'a>, node: Option<&SegmentNode>) {
+        if node.is_none() {
+            return;
+        }
+        let kind = g.loops[l].kind;
+        let id = seg.id_bytes();
+        match kind {
+            LoopKind::Transaction if id.eq_ignore_ascii_case(b"ST") => {
+                self.tx.control_number = seg.value(2).trim_ascii();
+                self.tx.version = seg.value(3).trim_ascii();
+            }
+            LoopKind::Transaction if id.eq_ignore_ascii_case(b"BHT") => {
+                if !seg.value(4).is_empty() {
+                    let v = seg.value(4);
+                    match parse_date_value(b"D8", v) {
+                        Ok(d) => self.tx.creation_date = Some(d.from),
+                        Err(_) => {
+                            self.findings.push(
+                                Finding::new(
+                                    RuleId::BadDate,
+                                    self.label.clone(),
+                                    seg.position(),
+                                    "BHT04 is not a real CCYYMMDD date",
+                                )
+                                .with_element("BHT04")
+                                .with_value(String::from_utf8_lossy(v)),
+                            );
+                        }
+                    }
+                }
+            }
+            LoopKind::BillingProviderName if id.eq_ignore_ascii_case(b"NM1") => {
+                if let Some(bp) = self.tx.billing_providers.last_mut() {
+                    bp.name = seg.value(3).trim_ascii();
+                    bp.npi = seg.value(9).trim_ascii();
+                }
+            }
+            LoopKind::Subscriber if id.eq_ignore_ascii_case(b"SBR") => {
+                if let Some(s) = self.tx.subscribers.last_mut() {
+                    s.relationship = seg.value(2).trim_ascii();
+                }
+            }
+            LoopKind::SubscriberName if id.eq_ignore_ascii_case(b"NM1") => {
+                if let Some(s) = self.tx.subscribers.last_mut() {
+                    s.last_name = seg.value(3).trim_ascii();
+                    s.first_name = seg.value(4).trim_ascii();
+                    s.member_id = seg.value(9).trim_ascii();
+                }
+            }
+            LoopKind::SubscriberName if id.eq_ignore_ascii_case(b"DMG") => {
+                let d = self.date(seg, 1, 2, true).map(|d| d.from);
+                if let Some(s) = self.tx.subscribers.last_mut() {
+                    s.birth_date = d;
+                }
+            }
+            LoopKind::PayerName if id.eq_ignore_ascii_case(b"NM1") => {
+                if let Some(s) = self.tx.subscribers.last_mut() {
+                    s.payer_name = seg.value(3).trim_ascii();
+                    s.payer_id = seg.value(9).trim_ascii();
+                }
+            }
+            LoopKind::Patient if id.eq_ignore_ascii_case(b"PAT") => {
+                if let Some(p) = self.tx.patients.last_mut() {
+                    p.relationship = seg.value(1).trim_ascii();
+                }
+            }
+            LoopKind::PatientName if id.eq_ignore_ascii_case(b"NM1") => {
+                if let Some(p) = self.tx.patients.last_mut() {
+                    p.last_name = seg.value(3).trim_ascii();
+                    p.first_name = seg.value(4).trim_ascii();
+                }
+            }
+            LoopKind::PatientName if id.eq_ignore_ascii_case(b"DMG") => {
+                let d = self.date(seg, 1, 2, true).map(|d| d.from);
+                if let Some(p) = self.tx.patients.last_mut() {
+                    p.birth_date = d;
+                }
+            }
+            LoopKind::Claim if !self.tx.claims.is_empty() => self.claim_segment(seg),
+            LoopKind::OtherSubscriber
+                if id.eq_ignore_ascii_case(b"AMT") || id.eq_ignore_ascii_case(b"CAS") =>
+            {
+                if let Some(c) = self.tx.claims.last_mut() {
+                    c.other_payer_adjudication = true;
+                }
+            }
+            LoopKind::ServiceLine if !self.tx.lines.is_empty() => self.line_segment(seg),
+            _ => {}
+        }
+    }
+}
+
+/// Builds the model of the transaction in `block` with `grammar`, sending
+/// structure findings and bad values to `sink`.
+///
+/// `builder` is reused between transactions (it owns the loop builder's
+/// scratch space); it must have been made for `grammar`.
+///
+/// ```
+/// use scrub837::grammar::{builder::LoopBuilder, Grammars};
+/// use scrub837::model::build_transaction;
+/// use scrub837::reader::{Block, BlockKind, Reader};
+/// let input = include_bytes!("../../samples/837p-clean.edi");
+/// let mut rdr = Reader::new(&input[..], "837p-clean.edi");
+/// let mut block = Block::new();
+/// let g = &Grammars::embedded().professional;
+/// let mut lb = LoopBuilder::new(g, "837p-clean.edi");
+/// let mut findings = Vec::new();
+/// while rdr.read_block(&mut block, &mut |f| findings.push(f)).unwrap() {
+///     if block.kind() == BlockKind::Transaction {
+///         let tx = build_transaction(&block, &mut lb, &mut |f| findings.push(f));
+///         assert!(tx.claim_count() > 0);
+///         for claim in tx.claims() {
+///             assert!(!claim.id.is_empty());
+///             assert_eq!(claim.line_total(), claim.total);
+///         }
+///     }
+/// }
+/// assert!(findings.is_empty(), "{findings:?}");
+/// ```
+pub fn build_transaction<'b>(
+    block: &'b Block,
+    builder: &mut LoopBuilder<'_>,
+    sink: &mut dyn FnMut(Finding),
+) -> Transaction<'b> {
+    let g = builder.grammar();
+    let mut model = ModelBuilder::new(g.form, builder.label().clone());
+    builder.reset();
+    for seg in block.segments() {
+        builder.feed(&seg, &mut model, sink);
+    }
+    builder.finish(&mut model, sink);
+    let (tx, findings) = model.finish();
+    for f in findings {
+        sink(f);
+    }
+    tx
+}
+
+/// Reports `claim-balance` for every claim whose CLM02 differs from the sum
+/// of its line charges.
+pub fn check_balances(tx: &Transaction<'_>, label: &Arc<str>, sink: &mut dyn FnMut(Finding)) {
+    for claim in tx.claims() {
+        let (Some(total), Some(sum)) = (claim.total, claim.line_total()) else {
+            continue;
+        };
+        if total != sum {
+            sink(
+                Finding::new(
+                    RuleId::ClaimBalance,
+                    label.clone(),
+                    claim.position,
+                    format!("CLM02 is {total} but the service lines add up to {sum}"),
+                )
+                .with_claim(String::from_utf8_lossy(claim.id))
+                .with_element("CLM02")
+                .with_value(total.to_string()),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(
+            parse_date_value(b"D8", b"20240229").unwrap().from,
+            NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()
+        );
+        assert_eq!(
+            parse_date_value(b"D8", b"20230229"),
+            Err(DateError::Invalid)
+        );
+        assert_eq!(parse_date_value(b"D8", b"2024022"), Err(DateError::Invalid));
+        assert_eq!(
+            parse_date_value(b"D8", b"17991231"),
+            Err(DateError::Invalid)
+        );
+        assert_eq!(
+            parse_date_value(b"RD8", b"20240105-20240101"),
+            Err(DateError::Invalid)
+        );
+        assert_eq!(
+            parse_date_value(b"RD8", b"20240101-20240101")
+                .unwrap()
+                .days(),
+            0
+        );
+        assert_eq!(
+            parse_date_value(b"RD8", b"20240101"),
+            Err(DateError::Invalid)
+        );
+        assert!(parse_date_value(b"DT", b"202401011230").is_ok());
+        assert_eq!(
+            parse_date_value(b"DT", b"202401012460"),
+            Err(DateError::Invalid)
+        );
+        assert_eq!(
+            parse_date_value(b"XX", b"20240101"),
+            Err(DateError::UnknownFormat)
+        );
+    }
+}

@@ -1,0 +1,702 @@
+//! Streaming an input into blocks: one envelope segment, or one whole
+//! transaction (ST through SE).
+//!
+//! The [`Reader`] holds a small buffer over any [`Read`] and never the whole
+//! input: memory is bounded by the largest transaction, and a transaction
+//! over [`ReaderBuilder::max_transaction_bytes`] is reported and skipped
+//! rather than held. The caller owns the [`Block`] and reuses it, as with
+//! `csv::Reader::read_byte_record`.
+//!
+//! Every byte of the input lands in exactly one block's segment spans (the
+//! BOM and blanks before the first ISA in its lead, blanks at the end in the
+//! last tail), so writing the spans back reproduces the input.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::finding::{Finding, Position, RuleId};
+use crate::lex::framer::{frame, is_blank, Frame, Span};
+use crate::lex::isa::{looks_like_isa, read_isa, IsaStatus};
+use crate::lex::{Delimiters, Segment};
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Settings of a [`Reader`].
+///
+/// ```
+/// use scrub837::reader::ReaderBuilder;
+/// let r = ReaderBuilder::new().max_transaction_bytes(1 << 20).from_reader(&b""[..], "-");
+/// # let _ = r;
+/// ```
+#[derive(Clone, Debug)]
+pub struct ReaderBuilder {
+    max_transaction_bytes: usize,
+    chunk_size: usize,
+}
+
+impl Default for ReaderBuilder {
+    fn default() -> Self {
+        ReaderBuilder {
+            max_transaction_bytes: 64 << 20,
+            chunk_size: 256 << 10,
+        }
+    }
+}
+
+impl ReaderBuilder {
+    /// The defaults: 64 MiB per transaction, 256 KiB reads.
+    pub fn new() -> ReaderBuilder {
+        ReaderBuilder::default()
+    }
+
+    /// The largest transaction (ST..SE bytes) held in memory; a larger one
+    /// is a `limit-exceeded` finding and its segments are skipped. Also the
+    /// longest single segment accepted.
+    pub fn max_transaction_bytes(mut self, n: usize) -> ReaderBuilder {
+        self.max_transaction_bytes = n.max(1024);
+        self
+    }
+
+    /// How many bytes to ask the source for at a time.
+    pub fn chunk_size(mut self, n: usize) -> ReaderBuilder {
+        self.chunk_size = n.max(16);
+        self
+    }
+
+    /// A reader over `rdr`; `label` names the input in findings.
+    pub fn from_reader<R: Read>(&self, rdr: R, label: impl Into<Arc<str>>) -> Reader<R> {
+        Reader {
+            rdr,
+            label: label.into(),
+            buf: Vec::new(),
+            pos: 0,
+            len: 0,
+            eof: false,
+            buf_offset: 0,
+            next_segment: 1,
+            delims: None,
+            last_delims: None,
+            started: false,
+            noted: 0,
+            cfg: self.clone(),
+        }
+    }
+}
+
+/// What a [`Block`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum BlockKind {
+    /// One segment outside a transaction: ISA, GS, GE, IEA, or a stray one.
+    #[default]
+    Segment,
+    /// A transaction, ST up to and including SE.
+    Transaction,
+}
+
+/// A unit of input: one envelope segment or one transaction, with the
+/// bytes of its segments (leads and tails included) and their positions.
+#[derive(Clone, Debug, Default)]
+pub struct Block {
+    kind: BlockKind,
+    bytes: Vec<u8>,
+    spans: Vec<Span>,
+    first_segment: u64,
+    offset: u64,
+    delims: Delimiters,
+    segment_count: u64,
+    ended: bool,
+    oversized: bool,
+    position: Position,
+}
+
+impl Block {
+    /// An empty block to read into.
+    pub fn new() -> Block {
+        Block::default()
+    }
+
+    fn clear(&mut self, delims: Delimiters, first_segment: u64, offset: u64) {
+        self.kind = BlockKind::Segment;
+        self.bytes.clear();
+        self.spans.clear();
+        self.first_segment = first_segment;
+        self.offset = offset;
+        self.delims = delims;
+        self.segment_count = 0;
+        self.ended = false;
+        self.oversized = false;
+        self.position = Position {
+            segment: first_segment,
+            offset,
+        };
+    }
+
+    fn push(&mut self, src: &[u8], span: Span) {
+        // Spans are framed at the start of `src`: `span.start` is 0.
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(&src[..span.end]);
+        self.spans.push(span.shifted(at));
+        self.segment_count += 1;
+    }
+
+    /// What the block holds.
+    pub fn kind(&self) -> BlockKind {
+        self.kind
+    }
+
+    /// The delimiters of the block's interchange.
+    pub fn delimiters(&self) -> Delimiters {
+        self.delims
+    }
+
+    /// The raw bytes, every lead and tail included.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The byte offset of the block's first byte in the input.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// How many segments the block held, skipped ones included.
+    pub fn segment_count(&self) -> u64 {
+        self.segment_count
+    }
+
+    /// For a transaction: whether it ended with SE (not cut off by the next
+    /// envelope segment or the end of input).
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// For a transaction: whether it exceeded the size limit, so its
+    /// segments were counted but not kept.
+    pub fn is_oversized(&self) -> bool {
+        self.oversized
+    }
+
+    /// The position of the block's first segment.
+    pub fn position(&self) -> Position {
+        self.position
+    }
+
+    /// The framed spans, relative to [`Block::bytes`].
+    pub fn spans(&self) -> &[Span] {
+        &self.spans
+    }
+
+    /// The segments, with their file positions.
+    pub fn segments(&self) -> impl ExactSizeIterator<Item = Segment<'_>> + Clone + '_ {
+        let (bytes, delims, first, offset) = (
+            &self.bytes[..],
+            self.delims,
+            self.first_segment,
+            self.offset,
+        );
+        self.spans.iter().enumerate().map(move |(i, s)| {
+            Segment::new(
+                &bytes[s.content_start..s.content_end],
+                delims,
+                Position {
+                    segment: first + i as u64,
+                    offset: offset + s.content_start as u64,
+                },
+            )
+        })
+    }
+
+    /// The first segment, if the block kept any.
+    pub fn first(&self) -> Option<Segment<'_>> {
+        self.segments().next()
+    }
+}
+
+// Lenient-read kinds, each reported once per input.
+const NOTE_BOM: u8 = 1;
+const NOTE_LEAD: u8 = 2;
+const NOTE_BLANK_LINE: u8 = 4;
+const NOTE_INDENT: u8 = 8;
+const NOTE_UNTERMINATED: u8 = 16;
+const NOTE_LOWERCASE: u8 = 32;
+const NOTE_TRAILING_SEP: u8 = 64;
+
+/// Reads [`Block`]s from any [`Read`].
+///
+/// ```
+/// use scrub837::reader::{Block, BlockKind, ReaderBuilder};
+/// let input = include_bytes!("../samples/837p-clean.edi");
+/// let mut rdr = ReaderBuilder::new().from_reader(&input[..], "837p-clean.edi");
+/// let mut block = Block::new();
+/// let mut findings = Vec::new();
+/// let mut transactions = 0;
+/// while rdr.read_block(&mut block, &mut |f| findings.push(f)).unwrap() {
+///     if block.kind() == BlockKind::Transaction {
+///         transactions += 1;
+///         assert!(block.first().unwrap().is(b"ST"));
+///     }
+/// }
+/// assert!(transactions >= 1);
+/// assert!(findings.is_empty());
+/// ```
+#[derive(Debug)]
+pub struct Reader<R> {
+    rdr: R,
+    label: Arc<str>,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    eof: bool,
+    buf_offset: u64,
+    next_segment: u64,
+    delims: Option<Delimiters>,
+    last_delims: Option<Delimiters>,
+    started: bool,
+    noted: u8,
+    cfg: ReaderBuilder,
+}
+
+enum Next {
+    Segment(Span),
+    Isa(Span),
+    End,
+}
+
+impl<R: Read> Reader<R> {
+    /// A reader with the default settings.
+    pub fn new(rdr: R, label: impl Into<Arc<str>>) -> Reader<R> {
+        ReaderBuilder::new().from_reader(rdr, label)
+    }
+
+    /// The label findings carry for this input.
+    pub fn label(&self) -> &Arc<str> {
+        &self.label
+    }
+
+    /// Bytes consumed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.buf_offset + self.pos as u64
+    }
+
+    /// Reads the next block into `block`; returns `false` at the end of the
+    /// input. Tolerated oddities (`lenient-read`) and size limits
+    /// (`limit-exceeded`) go to `findings`.
+    ///
+    /// # Errors
+    ///
+    /// I/O failures; input that does not start with an ISA
+    /// ([`ErrorKind::NotX12`]); a segment longer than the size limit.
+    pub fn read_block(
+        &mut self,
+        block: &mut Block,
+        findings: &mut dyn FnMut(Finding),
+    ) -> Result<bool> {
+        let span = match self.next_segment_span(findings)? {
+            Next::End => return Ok(false),
+            Next::Isa(span) | Next::Segment(span) => span,
+        };
+        let delims = self.delims.or(self.last_delims).unwrap_or_default();
+        block.clear(delims, self.next_segment, self.buf_offset + self.pos as u64);
+        block.position = self.position_of(&span);
+        let is_st = self
+            .content(&span)
+            .get(..3)
+            .is_some_and(|id| id[..2].eq_ignore_ascii_case(b"ST") && id[2] == delims.element)
+            || self.content(&span).eq_ignore_ascii_case(b"ST");
+        self.take(block, span);
+        if !is_st {
+            return Ok(true);
+        }
+        block.kind = BlockKind::Transaction;
+        loop {
+            let span = match self.peek_segment()? {
+                None => return Ok(true),
+                Some(span) => span,
+            };
+            let content = self.content(&span);
+            let id = match memchr::memchr(delims.element, content) {
+                Some(i) => &content[..i],
+                None => content,
+            };
+            if [&b"ST"[..], b"GS", b"GE", b"IEA", b"ISA"]
+                .iter()
+                .any(|b| id.eq_ignore_ascii_case(b))
+            {
+                return Ok(true);
+            }
+            let is_se = id.eq_ignore_ascii_case(b"SE");
+            self.note_segment(&span, findings);
+            if block.oversized {
+                self.skip(block, span);
+            } else {
+                self.take(block, span);
+                if block.bytes.len() > self.cfg.max_transaction_bytes {
+                    block.oversized = true;
+                    findings(Finding::new(
+                        RuleId::LimitExceeded,
+                        self.label.clone(),
+                        block.position(),
+                        format!(
+                            "the transaction is larger than the limit of {} bytes; its segments were skipped",
+                            self.cfg.max_transaction_bytes
+                        ),
+                    ));
+                    block.bytes.clear();
+                    block.spans.clear();
+                }
+            }
+            if is_se {
+                block.ended = true;
+                return Ok(true);
+            }
+        }
+    }
+
+    fn content(&self, span: &Span) -> &[u8] {
+        &self.buf[self.pos + span.content_start..self.pos + span.content_end]
+    }
+
+    fn position_of(&self, span: &Span) -> Position {
+        Position {
+            segment: self.next_segment,
+            offset: self.buf_offset + (self.pos + span.content_start) as u64,
+        }
+    }
+
+    fn take(&mut self, block: &mut Block, span: Span) {
+        block.push(&self.buf[self.pos..], span);
+        self.advance(span);
+    }
+
+    fn skip(&mut self, block: &mut Block, span: Span) {
+        block.segment_count += 1;
+        self.advance(span);
+    }
+
+    fn advance(&mut self, span: Span) {
+        self.pos += span.end;
+        self.next_segment += 1;
+    }
+
+    /// Frames the next segment without consuming it; `None` at the end of
+    /// the input or of the interchange (an ISA follows).
+    fn peek_segment(&mut self) -> Result<Option<Span>> {
+        let Some(delims) = self.delims else {
+            return Ok(None);
+        };
+        loop {
+            // An ISA may use another terminator: look for it before framing.
+            let avail = &self.buf[self.pos..self.len];
+            let lead = avail.iter().position(|&b| !is_blank(b, delims.segment));
+            match lead {
+                Some(l) if avail.len() - l >= 4 || self.eof => {
+                    if looks_like_isa(&avail[l..]) {
+                        self.delims = None;
+                        return Ok(None);
+                    }
+                }
+                None if self.eof => return Ok(None),
+                _ => {
+                    self.fill()?;
+                    continue;
+                }
+            }
+            match frame(avail, delims.segment, self.eof) {
+                Frame::Complete(span) => return Ok(Some(span)),
+                // Blanks after a segment join its tail, so only blanks at the
+                // very start could land here; they were handled above.
+                Frame::Blank(_) => return Ok(None),
+                Frame::Partial => self.fill()?,
+            }
+        }
+    }
+
+    fn next_segment_span(&mut self, findings: &mut dyn FnMut(Finding)) -> Result<Next> {
+        if self.delims.is_some() {
+            if let Some(span) = self.peek_segment()? {
+                self.note_segment(&span, findings);
+                return Ok(Next::Segment(span));
+            }
+            if self.delims.is_some() {
+                return Ok(Next::End);
+            }
+        }
+        self.next_isa(findings)
+    }
+
+    fn next_isa(&mut self, findings: &mut dyn FnMut(Finding)) -> Result<Next> {
+        // Lead: a BOM at the very start, then blanks.
+        let mut lead = 0;
+        loop {
+            let avail = &self.buf[self.pos..self.len];
+            if self.buf_offset + self.pos as u64 == 0 && lead == 0 && avail.starts_with(UTF8_BOM) {
+                lead = UTF8_BOM.len();
+                self.note(
+                    NOTE_BOM,
+                    Position {
+                        segment: 1,
+                        offset: 0,
+                    },
+                    "the file starts with a UTF-8 byte order mark",
+                    findings,
+                );
+            }
+            let avail = &self.buf[self.pos..self.len];
+            while lead < avail.len() && matches!(avail[lead], b' ' | b'\t' | b'\r' | b'\n') {
+                lead += 1;
+            }
+            if (lead >= avail.len() || avail.len() - lead < 4) && !self.eof {
+                self.fill()?;
+                continue;
+            }
+            if lead >= avail.len() {
+                if !self.started {
+                    return Err(Error::not_x12("the input is empty", None));
+                }
+                // Only blanks after the last IEA: they were its tail already.
+                self.pos = self.len;
+                return Ok(Next::End);
+            }
+            match read_isa(&avail[lead..], self.eof) {
+                IsaStatus::Partial => {
+                    self.fill()?;
+                    continue;
+                }
+                IsaStatus::Complete(isa) => {
+                    let term = isa.delimiters.segment;
+                    let span = loop {
+                        match frame(&self.buf[self.pos + lead..self.len], term, self.eof) {
+                            Frame::Complete(s) => break s,
+                            Frame::Partial => self.fill()?,
+                            Frame::Blank(_) => unreachable!("an ISA was read at this position"),
+                        }
+                    };
+                    let span = Span {
+                        start: 0,
+                        content_start: span.content_start + lead,
+                        content_end: span.content_end + lead,
+                        end: span.end + lead,
+                        terminated: span.terminated,
+                    };
+                    let position = self.position_of(&span);
+                    if span.content_end - span.content_start != isa.content_len {
+                        return Err(Error::not_x12(
+                            "the ISA's terminator also occurs inside the ISA",
+                            Some(position),
+                        ));
+                    }
+                    // Blanks between interchanges are ordinary; before the
+                    // first ISA they are not.
+                    let bom = if self.noted & NOTE_BOM != 0 && !self.started {
+                        UTF8_BOM.len()
+                    } else {
+                        0
+                    };
+                    if !self.started && lead > bom {
+                        self.note(
+                            NOTE_LEAD,
+                            position,
+                            "blanks or line breaks precede the ISA",
+                            findings,
+                        );
+                    }
+                    if !isa.is_padded() {
+                        let detail = isa
+                            .bad_widths
+                            .iter()
+                            .map(|(n, len)| {
+                                format!(
+                                    "ISA{n:02} has {len} characters, not {}",
+                                    crate::lex::isa::FIELD_WIDTHS[n - 1]
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; ");
+                        findings(
+                            Finding::new(
+                                RuleId::LenientRead,
+                                self.label.clone(),
+                                position,
+                                format!("the ISA is not padded to 106 bytes ({detail}); read by its separators"),
+                            )
+                            .with_element("ISA"),
+                        );
+                    }
+                    if let Some(note) = isa.repetition_note {
+                        findings(
+                            Finding::new(
+                                RuleId::LenientRead,
+                                self.label.clone(),
+                                position,
+                                format!("{note}; repetitions are not split"),
+                            )
+                            .with_element("ISA11"),
+                        );
+                    }
+                    self.delims = Some(isa.delimiters);
+                    self.last_delims = Some(isa.delimiters);
+                    self.started = true;
+                    return Ok(Next::Isa(span));
+                }
+                IsaStatus::Invalid(reason) => {
+                    let position = Position {
+                        segment: self.next_segment,
+                        offset: self.buf_offset + (self.pos + lead) as u64,
+                    };
+                    let Some(delims) = self.last_delims.filter(|_| self.started) else {
+                        return Err(Error::not_x12(reason, Some(position)));
+                    };
+                    // Bytes after an IEA that are not an ISA: keep them as a
+                    // stray segment framed with the last terminator.
+                    let span = loop {
+                        match frame(&self.buf[self.pos..self.len], delims.segment, self.eof) {
+                            Frame::Complete(s) => break s,
+                            Frame::Partial => self.fill()?,
+                            Frame::Blank(_) => unreachable!("non-blank bytes were seen"),
+                        }
+                    };
+                    findings(Finding::new(
+                        RuleId::SegmentOutOfPlace,
+                        self.label.clone(),
+                        position,
+                        "data after the interchange's IEA that does not start a new ISA",
+                    ));
+                    self.delims = None;
+                    return Ok(Next::Segment(span));
+                }
+            }
+        }
+    }
+
+    fn note(
+        &mut self,
+        kind: u8,
+        position: Position,
+        what: &str,
+        findings: &mut dyn FnMut(Finding),
+    ) {
+        if self.noted & kind == 0 {
+            self.noted |= kind;
+            findings(Finding::new(
+                RuleId::LenientRead,
+                self.label.clone(),
+                position,
+                format!("{what} (reported once per file)"),
+            ));
+        }
+    }
+
+    fn note_segment(&mut self, span: &Span, findings: &mut dyn FnMut(Finding)) {
+        if span.content_start == span.start && span.terminated {
+            // The common case: nothing to look at beyond the id.
+            let content = self.content(span);
+            let element = self.delims.map_or(b'*', |d| d.element);
+            let id = &content[..content.len().min(3)];
+            let clean_id = !id.is_empty() && !id.iter().any(u8::is_ascii_lowercase);
+            if clean_id && content.last() != Some(&element) {
+                return;
+            }
+        }
+        let position = self.position_of(span);
+        let buf = &self.buf[self.pos..];
+        let blank_line = span.lead_has_line_break(buf);
+        let indented = span.lead_has_blank(buf);
+        let content = self.content(span);
+        let element = self.delims.map_or(b'*', |d| d.element);
+        let id_end = memchr::memchr(element, content).unwrap_or(content.len());
+        let lowercase = content[..id_end].iter().any(u8::is_ascii_lowercase);
+        let trailing = content.len() > id_end && content.last() == Some(&element);
+        if blank_line {
+            self.note(
+                NOTE_BLANK_LINE,
+                position,
+                "a blank line separates segments",
+                findings,
+            );
+        }
+        if indented {
+            self.note(
+                NOTE_INDENT,
+                position,
+                "a segment is indented with blanks",
+                findings,
+            );
+        }
+        if !span.terminated {
+            self.note(
+                NOTE_UNTERMINATED,
+                position,
+                "the last segment has no terminator",
+                findings,
+            );
+        }
+        if lowercase {
+            self.note(
+                NOTE_LOWERCASE,
+                position,
+                "a segment id is in lower case",
+                findings,
+            );
+        }
+        if trailing {
+            self.note(
+                NOTE_TRAILING_SEP,
+                position,
+                "a segment ends with an empty element separator",
+                findings,
+            );
+        }
+    }
+
+    /// Reads more input into the buffer, moving unread bytes to the front.
+    fn fill(&mut self) -> Result<()> {
+        if self.eof {
+            return Ok(());
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.len, 0);
+            self.buf_offset += self.pos as u64;
+            self.len -= self.pos;
+            self.pos = 0;
+        }
+        if self.len > self.cfg.max_transaction_bytes {
+            return Err(Error::new(
+                ErrorKind::SegmentTooLong {
+                    limit: self.cfg.max_transaction_bytes,
+                },
+                Some(Position {
+                    segment: self.next_segment,
+                    offset: self.buf_offset,
+                }),
+            ));
+        }
+        let want = self.len + self.cfg.chunk_size;
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        loop {
+            match self.rdr.read(&mut self.buf[self.len..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.len += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Io(e),
+                        Some(Position {
+                            segment: self.next_segment,
+                            offset: self.buf_offset + self.len as u64,
+                        }),
+                    ))
+                }
+            }
+        }
+    }
+}
