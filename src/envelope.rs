@@ -471,9 +471,7 @@ impl EnvelopeChecker {
                 );
             }
         }
-        if group_grammar.is_none() {
-            return None;
-        }
+        group_grammar?;
         if st01 != b"837" {
             sink(
                 self.finding(

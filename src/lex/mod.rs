@@ -189,10 +189,7 @@ impl<'a> Segment<'a> {
 
     /// The elements after the id, in order.
     pub fn elements(&self) -> Elements<'a> {
-        let rest = match memchr::memchr(self.delims.element, self.bytes) {
-            Some(i) => Some(&self.bytes[i + 1..]),
-            None => None,
-        };
+        let rest = memchr::memchr(self.delims.element, self.bytes).map(|i| &self.bytes[i + 1..]);
         Elements {
             rest,
             delims: self.delims,

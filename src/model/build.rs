@@ -428,24 +428,22 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
                 self.tx.control_number = seg.value(2).trim_ascii();
                 self.tx.version = seg.value(3).trim_ascii();
             }
-            LoopKind::Transaction if id.eq_ignore_ascii_case(b"BHT") => {
-                if !seg.value(4).is_empty() {
-                    let v = seg.value(4);
-                    match parse_date_value(b"D8", v) {
-                        Ok(d) => self.tx.creation_date = Some(d.from),
-                        Err(_) => {
-                            self.findings.push(
-                                Finding::new(
-                                    RuleId::BadDate,
-                                    self.label.clone(),
-                                    seg.position(),
-                                    "BHT04 is not a real CCYYMMDD date",
-                                )
-                                .with_element("BHT04")
-                                .with_value(String::from_utf8_lossy(v)),
-                            );
-                        }
-                    }
+            LoopKind::Transaction
+                if id.eq_ignore_ascii_case(b"BHT") && !seg.value(4).is_empty() =>
+            {
+                let v = seg.value(4);
+                match parse_date_value(b"D8", v) {
+                    Ok(d) => self.tx.creation_date = Some(d.from),
+                    Err(_) => self.findings.push(
+                        Finding::new(
+                            RuleId::BadDate,
+                            self.label.clone(),
+                            seg.position(),
+                            "BHT04 is not a real CCYYMMDD date",
+                        )
+                        .with_element("BHT04")
+                        .with_value(String::from_utf8_lossy(v)),
+                    ),
                 }
             }
             LoopKind::BillingProviderName if id.eq_ignore_ascii_case(b"NM1") => {

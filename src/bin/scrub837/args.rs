@@ -1,0 +1,248 @@
+//! Command-line flags, and their resolution into a [`Config`].
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+EXIT STATUS:
+    0  no error finding
+    1  at least one error finding (or a warning under --deny warnings)
+    2  an input could not be read as X12, or the arguments are wrong;
+       the other inputs are still read and reported";
+
+/// Reads X12 837P/837I claim files and scrubs them before submission.
+#[derive(Debug, Parser)]
+#[command(name = "scrub837", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the loop tree of an 837 file with segment positions.
+    ///
+    /// The tree follows the envelopes (interchange, group, transaction) and
+    /// the implementation guide's loops. A segment that fits nowhere is
+    /// printed where it was met, marked unplaced. This is a data dump: it
+    /// prints the file's contents as they are, PHI included.
+    #[command(after_help = AFTER_HELP)]
+    Parse(ParseArgs),
+    /// Check syntax, envelopes and loop structure.
+    ///
+    /// Reports every finding of the reader, the envelope checks and the loop
+    /// builder: envelope counts and control numbers, segments out of place,
+    /// missing or repeated too often, HL hierarchy, bad dates, claim totals
+    /// that differ from their lines, and what the reader tolerated.
+    #[command(after_help = AFTER_HELP)]
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Files or directories to read; `-` is standard input.
+    ///
+    /// Directories are walked in sorted order (hidden entries skipped).
+    /// Without paths, standard input is read when it is not a terminal.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// The largest transaction (ST..SE) held in memory, in bytes.
+    ///
+    /// A larger transaction is a `limit-exceeded` finding and is not read.
+    /// Suffixes K, M and G are accepted.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub max_transaction_bytes: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+
+    /// When to colour text output.
+    ///
+    /// `auto` colours only when standard output is a terminal, NO_COLOR is
+    /// unset and TERM is not `dumb`. JSON and CSV are never coloured.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    pub color: ColorArg,
+
+    /// Show names, member ids and birth dates in findings.
+    ///
+    /// Without it, values that are protected health information are
+    /// printed as `***`.
+    #[arg(long)]
+    pub show_phi: bool,
+
+    /// Fail (exit 1) on warnings too: `--deny warnings`.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub deny: Option<DenyArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// The file to print; `-` is standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Output format: JSON, or an indented text tree.
+    #[arg(long, value_enum, default_value_t = TreeFormatArg::Json)]
+    pub format: TreeFormatArg,
+
+    /// The largest transaction held in memory, in bytes (K, M, G accepted).
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub max_transaction_bytes: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// One finding a line, grouped by file and claim, with a summary.
+    Text,
+    /// One JSON object with schema_version, findings and summary.
+    Json,
+    /// One JSON object per line, tagged by type.
+    Jsonl,
+    /// A header row, then one row per finding.
+    Csv,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TreeFormatArg {
+    /// The loop tree as JSON.
+    Json,
+    /// The loop tree as indented text.
+    Text,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// Colour when writing to a terminal.
+    Auto,
+    /// Always colour text output.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DenyArg {
+    /// Warnings count as failures.
+    Warnings,
+}
+
+/// Parses `64M`, `1G`, `4096`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (digits, mult) = match s.as_bytes().last() {
+        Some(b'K' | b'k') => (&s[..s.len() - 1], 1usize << 10),
+        Some(b'M' | b'm') => (&s[..s.len() - 1], 1 << 20),
+        Some(b'G' | b'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 4096, 512K, 64M or 1G"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// What a report-making command resolved its flags to.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    pub format: scrub837::report::Format,
+    pub color: bool,
+    pub show_phi: bool,
+    pub deny_warnings: bool,
+}
+
+impl ReportArgs {
+    pub fn resolve(&self) -> ReportConfig {
+        use scrub837::report::Format;
+        let format = match self.format {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Csv => Format::Csv,
+        };
+        let color = format == Format::Text
+            && match self.color {
+                ColorArg::Always => true,
+                ColorArg::Never => false,
+                ColorArg::Auto => {
+                    std::io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none()
+                        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+                }
+            };
+        ReportConfig {
+            format,
+            color,
+            show_phi: self.show_phi,
+            deny_warnings: self.deny == Some(DenyArg::Warnings),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn validate_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "scrub837",
+            "validate",
+            "--format",
+            "jsonl",
+            "--deny",
+            "warnings",
+            "--show-phi",
+            "a.edi",
+            "-",
+        ])
+        .unwrap();
+        let Command::Validate(v) = cli.command else {
+            panic!()
+        };
+        assert_eq!(v.input.paths.len(), 2);
+        let c = v.report.resolve();
+        assert!(c.deny_warnings && c.show_phi && !c.color);
+        assert!(Cli::try_parse_from(["scrub837", "validate", "--format", "xml"]).is_err());
+        assert!(
+            Cli::try_parse_from(["scrub837", "validate", "--color", "always"])
+                .unwrap()
+                .command_is_validate()
+        );
+    }
+
+    impl Cli {
+        fn command_is_validate(&self) -> bool {
+            matches!(self.command, Command::Validate(_))
+        }
+    }
+}
