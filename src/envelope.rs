@@ -148,59 +148,47 @@ impl EnvelopeChecker {
             b"GS" => self.gs(seg, sink),
             b"GE" => self.ge(seg, sink),
             b"IEA" => self.iea(seg, sink),
-            b"SE" => sink(
-                self.finding(RuleId::SegmentOutOfPlace, pos, "SE without a matching ST")
-                    .with_element("SE"),
-            ),
+            b"SE" => sink(self.finding(RuleId::SegmentOutOfPlace, pos, "SE without a matching ST")),
             _ if seg.as_bytes().is_empty() => sink(self.finding(
                 RuleId::SegmentSyntax,
                 pos,
                 "an empty segment (two terminators in a row)",
             )),
-            _ => sink(
-                self.finding(
-                    RuleId::SegmentOutOfPlace,
-                    pos,
-                    format!(
-                        "{} outside a transaction (only ISA, GS, GE and IEA belong there)",
-                        text(&id)
-                    ),
-                )
-                .with_element(text(&id)),
-            ),
+            _ => sink(self.finding(
+                RuleId::SegmentOutOfPlace,
+                pos,
+                format!(
+                    "{} outside a transaction (only ISA, GS, GE and IEA belong there)",
+                    text(&id)
+                ),
+            )),
         }
     }
 
     fn close_group(&mut self, at: Position, sink: &mut dyn FnMut(Finding)) {
         if let Some(g) = self.group.take() {
-            sink(
-                self.finding(
-                    RuleId::SegmentMissing,
-                    g.position,
-                    format!(
-                        "the group with GS06 {} has no GE before {at}",
-                        text(&g.control)
-                    ),
-                )
-                .with_element("GE"),
-            );
+            sink(self.finding(
+                RuleId::SegmentMissing,
+                g.position,
+                format!(
+                    "the group with GS06 {} has no GE before {at}",
+                    text(&g.control)
+                ),
+            ));
         }
     }
 
     fn close_interchange(&mut self, at: Position, sink: &mut dyn FnMut(Finding)) {
         self.close_group(at, sink);
         if let Some(i) = self.interchange.take() {
-            sink(
-                self.finding(
-                    RuleId::SegmentMissing,
-                    i.position,
-                    format!(
-                        "the interchange with ISA13 {} has no IEA before {at}",
-                        text(&i.control)
-                    ),
-                )
-                .with_element("IEA"),
-            );
+            sink(self.finding(
+                RuleId::SegmentMissing,
+                i.position,
+                format!(
+                    "the interchange with ISA13 {} has no IEA before {at}",
+                    text(&i.control)
+                ),
+            ));
         }
     }
 
@@ -263,14 +251,11 @@ impl EnvelopeChecker {
         let control = seg.value(6).trim_ascii().to_vec();
         let version = seg.value(8).trim_ascii().to_vec();
         let Some(ic) = self.interchange.as_mut() else {
-            sink(
-                self.finding(
-                    RuleId::SegmentOutOfPlace,
-                    pos,
-                    "GS outside an interchange (no ISA before it)",
-                )
-                .with_element("GS"),
-            );
+            sink(self.finding(
+                RuleId::SegmentOutOfPlace,
+                pos,
+                "GS outside an interchange (no ISA before it)",
+            ));
             return;
         };
         ic.groups += 1;
@@ -320,10 +305,7 @@ impl EnvelopeChecker {
     fn ge(&mut self, seg: &Segment<'_>, sink: &mut dyn FnMut(Finding)) {
         let pos = seg.position();
         let Some(g) = self.group.take() else {
-            sink(
-                self.finding(RuleId::SegmentOutOfPlace, pos, "GE without a matching GS")
-                    .with_element("GE"),
-            );
+            sink(self.finding(RuleId::SegmentOutOfPlace, pos, "GE without a matching GS"));
             return;
         };
         let ge01 = seg.value(1);
@@ -364,10 +346,7 @@ impl EnvelopeChecker {
         let pos = seg.position();
         self.close_group(pos, sink);
         let Some(ic) = self.interchange.take() else {
-            sink(
-                self.finding(RuleId::SegmentOutOfPlace, pos, "IEA without a matching ISA")
-                    .with_element("IEA"),
-            );
+            sink(self.finding(RuleId::SegmentOutOfPlace, pos, "IEA without a matching ISA"));
             return;
         };
         let iea01 = seg.value(1);
@@ -413,14 +392,11 @@ impl EnvelopeChecker {
         self.last_position = pos;
         self.counts.transactions += 1;
         let Some(group) = self.group.as_mut() else {
-            sink(
-                self.finding(
-                    RuleId::SegmentOutOfPlace,
-                    pos,
-                    "ST outside a functional group (no GS before it)",
-                )
-                .with_element("ST"),
-            );
+            sink(self.finding(
+                RuleId::SegmentOutOfPlace,
+                pos,
+                "ST outside a functional group (no GS before it)",
+            ));
             return None;
         };
         group.transactions += 1;
@@ -514,33 +490,27 @@ impl EnvelopeChecker {
         let at = self.last_position;
         self.close_group_at_end(at, sink);
         if let Some(i) = self.interchange.take() {
-            sink(
-                self.finding(
-                    RuleId::SegmentMissing,
-                    i.position,
-                    format!(
-                        "the interchange with ISA13 {} has no IEA at the end of the input",
-                        text(&i.control)
-                    ),
-                )
-                .with_element("IEA"),
-            );
+            sink(self.finding(
+                RuleId::SegmentMissing,
+                i.position,
+                format!(
+                    "the interchange with ISA13 {} has no IEA at the end of the input",
+                    text(&i.control)
+                ),
+            ));
         }
     }
 
     fn close_group_at_end(&mut self, _at: Position, sink: &mut dyn FnMut(Finding)) {
         if let Some(g) = self.group.take() {
-            sink(
-                self.finding(
-                    RuleId::SegmentMissing,
-                    g.position,
-                    format!(
-                        "the group with GS06 {} has no GE at the end of the input",
-                        text(&g.control)
-                    ),
-                )
-                .with_element("GE"),
-            );
+            sink(self.finding(
+                RuleId::SegmentMissing,
+                g.position,
+                format!(
+                    "the group with GS06 {} has no GE at the end of the input",
+                    text(&g.control)
+                ),
+            ));
         }
     }
 }

@@ -548,6 +548,7 @@ impl<R: Read> Reader<R> {
                     let Some(delims) = self.last_delims.filter(|_| self.started) else {
                         return Err(Error::not_x12(reason, Some(position)));
                     };
+                    // (The envelope checker reports the stray segment.)
                     // Bytes after an IEA that are not an ISA: keep them as a
                     // stray segment framed with the last terminator.
                     let span = loop {
@@ -557,12 +558,6 @@ impl<R: Read> Reader<R> {
                             Frame::Blank(_) => unreachable!("non-blank bytes were seen"),
                         }
                     };
-                    findings(Finding::new(
-                        RuleId::SegmentOutOfPlace,
-                        self.label.clone(),
-                        position,
-                        "data after the interchange's IEA that does not start a new ISA",
-                    ));
                     self.delims = None;
                     return Ok(Next::Segment(span));
                 }

@@ -183,18 +183,15 @@ impl<'g> LoopBuilder<'g> {
                         self.stack[d].group = sn.group;
                         self.counts[base + i] += 1;
                         if sn.max.is_some_and(|m| self.counts[base + i] > m) {
-                            sink(
-                                self.finding(
-                                    RuleId::RepeatExceeded,
-                                    seg.position(),
-                                    format!(
-                                        "{id} is used more than {} time(s) in loop {}",
-                                        sn.max.unwrap_or(0),
-                                        def.id
-                                    ),
-                                )
-                                .with_element(id.to_string()),
-                            );
+                            sink(self.finding(
+                                RuleId::RepeatExceeded,
+                                seg.position(),
+                                format!(
+                                    "{id} is used more than {} time(s) in loop {}",
+                                    sn.max.unwrap_or(0),
+                                    def.id
+                                ),
+                            ));
                         }
                         v.segment(self.g, def_idx, seg, Some(sn));
                         return;
@@ -223,17 +220,14 @@ impl<'g> LoopBuilder<'g> {
             }
         }
         let at = self.current_loop().unwrap_or(0);
-        sink(
-            self.finding(
-                RuleId::SegmentOutOfPlace,
-                seg.position(),
-                format!(
-                    "{id} does not belong here (in or after loop {})",
-                    self.g.loops[at].id
-                ),
-            )
-            .with_element(id.to_string()),
-        );
+        sink(self.finding(
+            RuleId::SegmentOutOfPlace,
+            seg.position(),
+            format!(
+                "{id} does not belong here (in or after loop {})",
+                self.g.loops[at].id
+            ),
+        ));
         v.segment(self.g, at, seg, None);
     }
 
@@ -386,17 +380,14 @@ impl<'g> LoopBuilder<'g> {
                             }
                             None => sn.id.to_string(),
                         };
-                        sink(
-                            self.finding(
-                                RuleId::SegmentMissing,
-                                f.opened_at,
-                                format!(
-                                    "loop {} ({}) lacks its required {what} segment",
-                                    l.id, l.name
-                                ),
-                            )
-                            .with_element(sn.id.to_string()),
-                        );
+                        sink(self.finding(
+                            RuleId::SegmentMissing,
+                            f.opened_at,
+                            format!(
+                                "loop {} ({}) lacks its required {what} segment",
+                                l.id, l.name
+                            ),
+                        ));
                     }
                     Node::Loop(LoopNode {
                         index,

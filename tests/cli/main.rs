@@ -1,0 +1,8 @@
+//! Integration tests: one binary, a module per command or concern.
+
+mod fuzz;
+mod parse;
+mod pyx12;
+mod reading;
+mod util;
+mod validate;
