@@ -50,4 +50,9 @@ pub mod report;
 pub mod scan;
 
 pub use error::{Error, ErrorKind, Result};
+
+/// The README's examples, run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 pub use finding::{Finding, Position, RuleId, Severity, UnknownRuleId};
