@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use super::{Grammar, LoopDef, LoopNode, Node, SegmentNode, Usage};
+use super::{Grammar, LoopDef, LoopNode, Node, SegmentNode};
 use crate::finding::{Finding, Position, RuleId};
 use crate::lex::{Segment, SegmentId};
 
@@ -173,7 +173,8 @@ impl<'g> LoopBuilder<'g> {
                 (f.def, f.group, f.base)
             };
             let def: &'g LoopDef = &self.g.loops[def_idx];
-            for (i, node) in def.body.iter().enumerate().skip(1) {
+            for i in def.candidates(id) {
+                let node = &def.body[i];
                 if node.group() < group {
                     continue;
                 }
@@ -368,44 +369,27 @@ impl<'g> LoopBuilder<'g> {
         while self.stack.len() > depth {
             let f = self.stack.pop().expect("the stack is deeper than depth");
             let l = &self.g.loops[f.def];
-            for (i, node) in l.body.iter().enumerate() {
+            for i in l.required() {
                 if self.counts[f.base + i] != 0 {
                     continue;
                 }
-                match node {
-                    Node::Segment(sn) if sn.usage == Usage::Required => {
-                        let what = match &sn.matcher {
-                            Some(m) => {
-                                format!("{}*{}", sn.id, String::from_utf8_lossy(&m.codes[0]))
-                            }
-                            None => sn.id.to_string(),
-                        };
-                        sink(self.finding(
-                            RuleId::SegmentMissing,
-                            f.opened_at,
-                            format!(
-                                "loop {} ({}) lacks its required {what} segment",
-                                l.id, l.name
-                            ),
-                        ));
-                    }
-                    Node::Loop(LoopNode {
-                        index,
-                        usage: Usage::Required,
-                        ..
-                    }) => {
+                let what = match &l.body[i] {
+                    Node::Segment(sn) => match &sn.matcher {
+                        Some(m) => {
+                            format!("{}*{} segment", sn.id, String::from_utf8_lossy(&m.codes[0]))
+                        }
+                        None => format!("{} segment", sn.id),
+                    },
+                    Node::Loop(LoopNode { index, .. }) => {
                         let c = &self.g.loops[*index];
-                        sink(self.finding(
-                            RuleId::SegmentMissing,
-                            f.opened_at,
-                            format!(
-                                "loop {} ({}) lacks its required loop {} ({})",
-                                l.id, l.name, c.id, c.name
-                            ),
-                        ));
+                        format!("loop {} ({})", c.id, c.name)
                     }
-                    _ => {}
-                }
+                };
+                sink(self.finding(
+                    RuleId::SegmentMissing,
+                    f.opened_at,
+                    format!("loop {} ({}) lacks its required {what}", l.id, l.name),
+                ));
             }
             if let Some(has) = f.hl_has_children {
                 if has != f.hl_child_seen {

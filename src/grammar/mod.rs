@@ -134,7 +134,7 @@ impl Matcher {
     /// Whether `seg`'s qualifier is one of the codes (ignoring blanks).
     pub fn matches(&self, seg: &Segment<'_>) -> bool {
         let v = self.value(seg).trim_ascii();
-        self.codes.iter().any(|c| **c == *v)
+        self.codes.iter().any(|c| c.len() == v.len() && **c == *v)
     }
 }
 
@@ -206,9 +206,30 @@ pub struct LoopDef {
     pub repeat: Option<u32>,
     /// Segments and child loops in guide order; the first is the trigger.
     pub body: Vec<Node>,
+    /// Body node indices by the segment id that fills them (a segment node's
+    /// id, a child loop's trigger id), sorted by id, then by position; the
+    /// trigger (index 0) is left out. Compiled from `body`.
+    by_id: Vec<(SegmentId, u16)>,
+    /// Body node indices that are required (segments and child loops).
+    required: Vec<u16>,
 }
 
 impl LoopDef {
+    /// The body nodes (after the trigger) that a segment with `id` may
+    /// fill, in body order.
+    pub fn candidates(&self, id: SegmentId) -> impl Iterator<Item = usize> + '_ {
+        let start = self.by_id.partition_point(|(k, _)| *k < id);
+        self.by_id[start..]
+            .iter()
+            .take_while(move |(k, _)| *k == id)
+            .map(|(_, i)| usize::from(*i))
+    }
+
+    /// The body nodes the guide requires, in body order.
+    pub fn required(&self) -> impl Iterator<Item = usize> + '_ {
+        self.required.iter().map(|i| usize::from(*i))
+    }
+
     /// The segment that opens the loop.
     pub fn trigger(&self) -> &SegmentNode {
         match &self.body[0] {
@@ -474,6 +495,9 @@ impl Grammar {
             if body.is_empty() {
                 return Err(ctx("empty body".into()));
             }
+            if body.len() > usize::from(u16::MAX) {
+                return Err(ctx("too many entries".into()));
+            }
             loops.push(LoopDef {
                 id: l.id.clone(),
                 name: l.name.clone(),
@@ -481,7 +505,30 @@ impl Grammar {
                 parent,
                 repeat: parse_repeat(&l.repeat).map_err(ctx)?,
                 body,
+                by_id: Vec::new(),
+                required: Vec::new(),
             });
+        }
+        // Index each body by filling segment id, now that every loop's
+        // trigger is known.
+        for li in 0..loops.len() {
+            let mut by_id = Vec::new();
+            let mut required = Vec::new();
+            for (i, node) in loops[li].body.iter().enumerate() {
+                let (id, usage) = match node {
+                    Node::Segment(s) => (s.id, s.usage),
+                    Node::Loop(l) => (loops[l.index].trigger().id, l.usage),
+                };
+                if i > 0 {
+                    by_id.push((id, i as u16));
+                }
+                if usage == Usage::Required {
+                    required.push(i as u16);
+                }
+            }
+            by_id.sort();
+            loops[li].by_id = by_id;
+            loops[li].required = required;
         }
         for (i, n) in referenced.iter().enumerate().skip(1) {
             if *n != 1 {

@@ -19,9 +19,6 @@
 //! terminator and one line break after it are its *tail*. Blanks that only
 //! run to the end of the input also join the tail of the last segment.
 
-use nom::bytes::streaming::take_until;
-use nom::IResult;
-
 /// The byte ranges of one framed segment, relative to the framed buffer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Span {
@@ -84,10 +81,6 @@ pub fn is_blank(b: u8, terminator: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n') && b != terminator
 }
 
-fn parse_content(input: &[u8], terminator: u8) -> IResult<&[u8], &[u8]> {
-    take_until(&[terminator][..])(input)
-}
-
 /// Frames the first segment of `buf`, ended by `terminator`.
 ///
 /// `eof` says no bytes follow `buf`; without it a segment whose terminator,
@@ -115,10 +108,10 @@ pub fn frame(buf: &[u8], terminator: u8, eof: bool) -> Frame {
             Frame::Partial
         };
     }
-    let content_end = match parse_content(&buf[content_start..], terminator) {
-        Ok((_, content)) => content_start + content.len(),
-        Err(_) if !eof => return Frame::Partial,
-        Err(_) => {
+    let content_end = match memchr::memchr(terminator, &buf[content_start..]) {
+        Some(n) => content_start + n,
+        None if !eof => return Frame::Partial,
+        None => {
             // The last segment lacks its terminator: trailing blanks are tail.
             let mut end = buf.len();
             while end > content_start && is_blank(buf[end - 1], terminator) {

@@ -7,7 +7,6 @@
 //! and the terminator the byte after it.
 
 use nom::bytes::streaming::{tag_no_case, take, take_till};
-use nom::character::streaming::char as nom_char;
 use nom::IResult;
 
 use super::Delimiters;
@@ -78,7 +77,9 @@ fn parse_isa(input: &[u8]) -> IResult<&[u8], RawIsa<'_>> {
     let mut fields: [&[u8]; 15] = [&[]; 15];
     for f in fields.iter_mut() {
         let (rest, value) = take_till(|b| b == element)(input)?;
-        let (rest, _) = nom_char(element as char)(rest)?;
+        // take_till stopped at the separator: step over it. (A byte, not a
+        // char: a separator above 0x7F is not one UTF-8 character.)
+        let (rest, _) = take(1usize)(rest)?;
         *f = value;
         input = rest;
     }

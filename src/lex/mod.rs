@@ -160,7 +160,7 @@ impl<'a> Segment<'a> {
 
     /// The raw id: everything before the first element separator.
     pub fn id_bytes(&self) -> &'a [u8] {
-        match memchr::memchr(self.delims.element, self.bytes) {
+        match find(self.delims.element, self.bytes) {
             Some(i) => &self.bytes[..i],
             None => self.bytes,
         }
@@ -179,7 +179,31 @@ impl<'a> Segment<'a> {
     /// Element `n` (1-based), or `None` past the last element. An element
     /// that is present but empty is `Some` with empty bytes.
     pub fn element(&self, n: usize) -> Option<Element<'a>> {
-        self.elements().nth(n.checked_sub(1)?)
+        if n == 0 {
+            return None;
+        }
+        // One pass to the n-th separator: qualifiers sit in the first bytes.
+        let (b, sep) = (self.bytes, self.delims.element);
+        let mut seen = 0;
+        let mut start = 0;
+        for (i, &x) in b.iter().enumerate() {
+            if x == sep {
+                seen += 1;
+                if seen == n {
+                    start = i + 1;
+                } else if seen > n {
+                    return Some(self.make_element(&b[start..i]));
+                }
+            }
+        }
+        (seen >= n).then(|| self.make_element(&b[start..]))
+    }
+
+    fn make_element(&self, bytes: &'a [u8]) -> Element<'a> {
+        Element {
+            bytes,
+            delims: self.delims,
+        }
     }
 
     /// The bytes of element `n`, empty when the element is absent.
@@ -189,11 +213,37 @@ impl<'a> Segment<'a> {
 
     /// The elements after the id, in order.
     pub fn elements(&self) -> Elements<'a> {
-        let rest = memchr::memchr(self.delims.element, self.bytes).map(|i| &self.bytes[i + 1..]);
+        let rest = find(self.delims.element, self.bytes).map(|i| &self.bytes[i + 1..]);
         Elements {
             rest,
             delims: self.delims,
         }
+    }
+
+    /// The first `N` elements, split in one pass.
+    pub fn fields<const N: usize>(&self) -> Fields<'a, N> {
+        let mut out = Fields {
+            els: [&[][..]; N],
+            len: 0,
+        };
+        let sep = self.delims.element;
+        let b = self.bytes;
+        let Some(mut start) = find(sep, b).map(|i| i + 1) else {
+            return out;
+        };
+        let mut i = start;
+        while out.len < N {
+            if i == b.len() || b[i] == sep {
+                out.els[out.len] = &b[start..i];
+                out.len += 1;
+                if i == b.len() {
+                    break;
+                }
+                start = i + 1;
+            }
+            i += 1;
+        }
+        out
     }
 
     /// How many elements follow the id (trailing empty ones included).
@@ -203,6 +253,47 @@ impl<'a> Segment<'a> {
         } else {
             memchr::memchr_iter(self.delims.element, self.bytes).count()
         }
+    }
+}
+
+/// The first `N` elements of a segment, split in one pass: for code that
+/// reads several elements of one segment.
+///
+/// ```
+/// use scrub837::lex::{Delimiters, Segment};
+/// use scrub837::Position;
+/// let seg = Segment::new(b"CLM*PCN1*150***11:B:1", Delimiters::STANDARD, Position::default());
+/// let f = seg.fields::<8>();
+/// assert_eq!(f.get(1), b"PCN1");
+/// assert_eq!(f.get(4), b"");
+/// assert_eq!(f.get(5), b"11:B:1");
+/// assert_eq!(f.get(7), b"");
+/// assert_eq!(f.len(), 5);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Fields<'a, const N: usize> {
+    els: [&'a [u8]; N],
+    len: usize,
+}
+
+impl<'a, const N: usize> Fields<'a, N> {
+    /// Element `n` (1-based); empty when absent or beyond `N`.
+    #[inline]
+    pub fn get(&self, n: usize) -> &'a [u8] {
+        match n.checked_sub(1) {
+            Some(i) if i < self.len => self.els[i],
+            _ => &[],
+        }
+    }
+
+    /// How many elements were split (at most `N`).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the segment has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -218,7 +309,7 @@ impl<'a> Iterator for Elements<'a> {
 
     fn next(&mut self) -> Option<Element<'a>> {
         let rest = self.rest?;
-        let (bytes, next) = match memchr::memchr(self.delims.element, rest) {
+        let (bytes, next) = match find(self.delims.element, rest) {
             Some(i) => (&rest[..i], Some(&rest[i + 1..])),
             None => (rest, None),
         };
@@ -250,7 +341,7 @@ impl<'a> Element<'a> {
 
     /// Whether the element holds a component separator.
     pub fn is_composite(&self) -> bool {
-        memchr::memchr(self.delims.component, self.bytes).is_some()
+        find(self.delims.component, self.bytes).is_some()
     }
 
     /// Component `n` (1-based); a simple element is its own component 1.
@@ -289,7 +380,7 @@ impl<'a> Iterator for Split<'a> {
 
     fn next(&mut self) -> Option<&'a [u8]> {
         let rest = self.rest?;
-        match memchr::memchr(self.sep, rest) {
+        match find(self.sep, rest) {
             Some(i) => {
                 self.rest = Some(&rest[i + 1..]);
                 Some(&rest[..i])
@@ -300,6 +391,13 @@ impl<'a> Iterator for Split<'a> {
             }
         }
     }
+}
+
+/// Finds `b` in a short slice. Elements are a few bytes long, where a plain
+/// loop beats memchr's set-up; segments are framed with memchr.
+#[inline]
+fn find(b: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&x| x == b)
 }
 
 /// Trims ASCII blanks around a value (the policy matches ignoring them).

@@ -3,11 +3,6 @@
 use std::fmt;
 use std::ops::{Add, Sub};
 
-use nom::bytes::complete::{tag, take_while, take_while1};
-use nom::combinator::{all_consuming, opt};
-use nom::sequence::preceded;
-use nom::Parser;
-
 /// How many decimal places an [`Amount`] keeps.
 const SCALE_DIGITS: u32 = 6;
 const SCALE: i64 = 10i64.pow(SCALE_DIGITS);
@@ -34,18 +29,22 @@ impl Amount {
     /// Parses an X12 `R` value: optional `-`, digits, optional `.` and
     /// digits (at most six decimals, at most 12 whole digits).
     pub fn parse(v: &[u8]) -> Option<Amount> {
-        let digits = |b: u8| b.is_ascii_digit();
-        let (_, (neg, whole, frac)) = all_consuming::<_, nom::error::Error<&[u8]>, _>((
-            opt(tag(&b"-"[..])),
-            take_while(digits),
-            opt(preceded(tag(&b"."[..]), take_while1(digits))),
-        ))
-        .parse(v)
-        .ok()?;
-        let frac: &[u8] = frac.unwrap_or(&[]);
-        if (whole.is_empty() && frac.is_empty())
+        // A plain loop: amounts are on every claim and line, and this runs
+        // several times faster than a combinator chain.
+        let (neg, v) = match v.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, v),
+        };
+        let (whole, frac) = match v.iter().position(|&b| b == b'.') {
+            Some(i) => (&v[..i], Some(&v[i + 1..])),
+            None => (v, None),
+        };
+        let frac_digits = frac.unwrap_or(&[]);
+        if (whole.is_empty() && frac_digits.is_empty())
+            || frac.is_some_and(<[u8]>::is_empty)
             || whole.len() > 12
-            || frac.len() > SCALE_DIGITS as usize
+            || frac_digits.len() > SCALE_DIGITS as usize
+            || !whole.iter().chain(frac_digits).all(u8::is_ascii_digit)
         {
             return None;
         }
@@ -55,10 +54,10 @@ impl Amount {
         }
         let mut f: i64 = 0;
         for i in 0..SCALE_DIGITS as usize {
-            f = f * 10 + frac.get(i).map_or(0, |d| i64::from(d - b'0'));
+            f = f * 10 + frac_digits.get(i).map_or(0, |d| i64::from(d - b'0'));
         }
         let value = n * SCALE + f;
-        Some(Amount(if neg.is_some() { -value } else { value }))
+        Some(Amount(if neg { -value } else { value }))
     }
 
     /// An amount from whole units.

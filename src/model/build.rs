@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use nom::bytes::complete::{tag, take_while_m_n};
+use nom::bytes::complete::{tag, take};
 use nom::combinator::{all_consuming, map_opt};
 use nom::sequence::separated_pair;
 use nom::Parser;
@@ -15,7 +15,7 @@ use super::{
 use crate::finding::{Finding, RuleId};
 use crate::grammar::builder::{LoopBuilder, LoopVisitor};
 use crate::grammar::{Form, Grammar, LoopKind, SegmentNode};
-use crate::lex::Segment;
+use crate::lex::{Segment, SegmentId};
 use crate::reader::Block;
 
 /// Why a date value could not be read.
@@ -27,22 +27,21 @@ pub enum DateError {
     Invalid,
 }
 
+/// `CCYYMMDD` as a real date (years before 1800 refused, as pyx12 does).
+fn date8(d: &[u8]) -> Option<NaiveDate> {
+    if d.len() != 8 || !d.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| d[r].iter().fold(0u32, |a, b| a * 10 + u32::from(b - b'0'));
+    let year = n(0..4);
+    if year < 1800 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(year as i32, n(4..6), n(6..8))
+}
+
 fn d8(input: &[u8]) -> nom::IResult<&[u8], NaiveDate> {
-    map_opt(
-        take_while_m_n(8, 8, |b: u8| b.is_ascii_digit()),
-        |d: &[u8]| {
-            let n = |r: std::ops::Range<usize>| {
-                d[r].iter().fold(0u32, |a, b| a * 10 + u32::from(b - b'0'))
-            };
-            let year = n(0..4);
-            // pyx12 rejects years before 1800; so does this reader.
-            if year < 1800 {
-                return None;
-            }
-            NaiveDate::from_ymd_opt(year as i32, n(4..6), n(6..8))
-        },
-    )
-    .parse(input)
+    map_opt(take(8usize), date8).parse(input)
 }
 
 /// Reads a date value by its format qualifier: `D8` (`CCYYMMDD`), `RD8`
@@ -56,10 +55,9 @@ fn d8(input: &[u8]) -> nom::IResult<&[u8], NaiveDate> {
 pub fn parse_date_value(format: &[u8], value: &[u8]) -> Result<DateRange, DateError> {
     let value = value.trim_ascii();
     match format.trim_ascii() {
-        b"D8" => all_consuming(d8)
-            .parse(value)
-            .map(|(_, d)| DateRange::single(d))
-            .map_err(|_| DateError::Invalid),
+        b"D8" => date8(value)
+            .map(DateRange::single)
+            .ok_or(DateError::Invalid),
         b"RD8" => {
             let (_, (from, to)) = all_consuming(separated_pair(d8, tag(&b"-"[..]), d8))
                 .parse(value)
@@ -70,7 +68,7 @@ pub fn parse_date_value(format: &[u8], value: &[u8]) -> Result<DateRange, DateEr
             Ok(DateRange { from, to })
         }
         b"DT" if value.len() == 12 => {
-            let (_, d) = d8(value).map_err(|_| DateError::Invalid)?;
+            let d = date8(&value[..8]).ok_or(DateError::Invalid)?;
             let hh = &value[8..10];
             let mm = &value[10..12];
             if !hh.iter().chain(mm).all(u8::is_ascii_digit) || hh > &b"23"[..] || mm > &b"59"[..] {
@@ -132,84 +130,95 @@ impl<'a> ModelBuilder<'a> {
         (self.tx, self.findings)
     }
 
+    fn bad_value(
+        &mut self,
+        rule: RuleId,
+        seg: &Segment<'a>,
+        element: String,
+        message: String,
+        value: &[u8],
+        phi: bool,
+    ) {
+        let v = String::from_utf8_lossy(value).into_owned();
+        let mut f =
+            Finding::new(rule, self.label.clone(), seg.position(), message).with_element(element);
+        f = if phi {
+            f.with_phi_value(v)
+        } else {
+            f.with_value(v)
+        };
+        if let Some(c) = self.tx.claims.last() {
+            f = f.with_claim(String::from_utf8_lossy(c.id));
+        }
+        self.findings.push(f);
+    }
+
+    /// Reads a date from a format element and a value element of `seg`
+    /// (numbered `format_el` and `format_el + 1`); a bad one is a finding.
     fn date(
         &mut self,
         seg: &Segment<'a>,
         format_el: usize,
-        value_el: usize,
+        format: &[u8],
+        value: &[u8],
         phi: bool,
     ) -> Option<DateRange> {
-        let format = seg.value(format_el);
-        let value = seg.value(value_el);
         match parse_date_value(format, value) {
             Ok(d) => Some(d),
             Err(e) => {
-                let (rule, what) = match e {
+                let id = String::from_utf8_lossy(seg.id_bytes()).into_owned();
+                let shown = String::from_utf8_lossy(format).into_owned();
+                let (rule, el, v, what) = match e {
                     DateError::UnknownFormat => (
                         RuleId::CodeInvalid,
+                        format_el,
+                        format,
                         "is not a date format this reader knows (D8, RD8, DT)",
                     ),
-                    DateError::Invalid => {
-                        (RuleId::BadDate, "does not hold a real date in that format")
-                    }
+                    DateError::Invalid => (
+                        RuleId::BadDate,
+                        format_el + 1,
+                        value,
+                        "does not hold a real date in that format",
+                    ),
                 };
-                let id = String::from_utf8_lossy(seg.id_bytes()).into_owned();
-                let (el, v) = if e == DateError::UnknownFormat {
-                    (format_el, format)
-                } else {
-                    (value_el, value)
-                };
-                let mut f = Finding::new(
+                self.bad_value(
                     rule,
-                    self.label.clone(),
-                    seg.position(),
-                    format!("{id}{el:02} {what} ({})", String::from_utf8_lossy(format)),
-                )
-                .with_element(format!("{id}{el:02}"));
-                let v = String::from_utf8_lossy(v).into_owned();
-                f = if phi {
-                    f.with_phi_value(v)
-                } else {
-                    f.with_value(v)
-                };
-                if let Some(c) = self.tx.claims.last() {
-                    f = f.with_claim(String::from_utf8_lossy(c.id));
-                }
-                self.findings.push(f);
+                    seg,
+                    format!("{id}{el:02}"),
+                    format!("{id}{el:02} {what} ({shown})"),
+                    v,
+                    phi,
+                );
                 None
             }
         }
     }
 
-    fn amount(&mut self, seg: &Segment<'a>, el: usize, name: &str) -> Option<Amount> {
-        let v = seg.value(el).trim_ascii();
+    fn amount(&mut self, seg: &Segment<'a>, value: &[u8], name: &str) -> Option<Amount> {
+        let v = value.trim_ascii();
         if v.is_empty() {
             return None;
         }
         let a = Amount::parse(v);
         if a.is_none() {
-            let mut f = Finding::new(
+            self.bad_value(
                 RuleId::ElementSyntax,
-                self.label.clone(),
-                seg.position(),
+                seg,
+                name.to_string(),
                 format!("{name} is not a decimal number"),
-            )
-            .with_element(name)
-            .with_value(String::from_utf8_lossy(v));
-            if let Some(c) = self.tx.claims.last() {
-                f = f.with_claim(String::from_utf8_lossy(c.id));
-            }
-            self.findings.push(f);
+                v,
+                false,
+            );
         }
         a
     }
 
-    fn procedure(seg: &Segment<'a>, el: usize) -> Option<Procedure<'a>> {
-        let e = seg.element(el)?;
-        if e.is_empty() {
+    fn procedure(value: &'a [u8], component: u8) -> Option<Procedure<'a>> {
+        if value.is_empty() {
             return None;
         }
-        let mut c = e.components();
+        let mut c = value.split(move |b| *b == component);
         let qualifier = c.next().unwrap_or(&[]);
         let code = c.next().unwrap_or(&[]);
         let mut modifiers: [&[u8]; 4] = [&[]; 4];
@@ -223,24 +232,24 @@ impl<'a> ModelBuilder<'a> {
         })
     }
 
-    fn claim_segment(&mut self, seg: &Segment<'a>) {
-        let Some(id) = seg.id() else { return };
+    fn claim_segment(&mut self, id: SegmentId, seg: &Segment<'a>) {
         match id.as_bytes() {
             b"CLM" => {
-                let total = self.amount(seg, 2, "CLM02");
-                let clm05 = seg.element(5);
+                let f = seg.fields::<5>();
+                let total = self.amount(seg, f.get(2), "CLM02");
+                let comp = seg.delimiters().component;
+                let mut clm05 = f.get(5).split(move |b| *b == comp);
                 let claim = self.tx.claims.last_mut().expect("a 2300 loop is open");
-                claim.id = seg.value(1).trim_ascii();
+                claim.id = f.get(1).trim_ascii();
                 claim.total = total;
-                if let Some(e) = clm05 {
-                    claim.facility_code = e.component(1).unwrap_or(&[]).trim_ascii();
-                    claim.frequency = e.component(3).unwrap_or(&[]).trim_ascii();
-                }
+                claim.facility_code = clm05.next().unwrap_or(&[]).trim_ascii();
+                claim.frequency = clm05.nth(1).unwrap_or(&[]).trim_ascii();
             }
             b"DTP" => {
-                if let Some(dates) = self.date(seg, 2, 3, false) {
+                let f = seg.fields::<3>();
+                if let Some(dates) = self.date(seg, 2, f.get(2), f.get(3), false) {
                     self.tx.dates.push(ClaimDate {
-                        qualifier: seg.value(1).trim_ascii(),
+                        qualifier: f.get(1).trim_ascii(),
                         dates,
                     });
                     let n = self.tx.dates.len();
@@ -253,9 +262,10 @@ impl<'a> ModelBuilder<'a> {
                 }
             }
             b"REF" => {
-                let value = seg.value(2).trim_ascii();
+                let f = seg.fields::<2>();
+                let value = f.get(2).trim_ascii();
                 let claim = self.tx.claims.last_mut().expect("a 2300 loop is open");
-                match seg.value(1).trim_ascii() {
+                match f.get(1).trim_ascii() {
                     b"G1" if claim.prior_authorization.is_none() => {
                         claim.prior_authorization = Some(value)
                     }
@@ -287,11 +297,11 @@ impl<'a> ModelBuilder<'a> {
         }
     }
 
-    fn line_segment(&mut self, seg: &Segment<'a>) {
-        let Some(id) = seg.id() else { return };
+    fn line_segment(&mut self, id: SegmentId, seg: &Segment<'a>) {
+        let comp = seg.delimiters().component;
         match id.as_bytes() {
             b"LX" => {
-                let v = seg.value(1).trim_ascii();
+                let v = seg.fields::<1>().get(1).trim_ascii();
                 let n = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok());
                 self.tx
                     .lines
@@ -300,38 +310,46 @@ impl<'a> ModelBuilder<'a> {
                     .number = n;
             }
             b"SV1" => {
-                let charge = self.amount(seg, 2, "SV102");
-                let units = self.amount(seg, 4, "SV104");
+                let f = seg.fields::<4>();
+                let charge = self.amount(seg, f.get(2), "SV102");
+                let units = self.amount(seg, f.get(4), "SV104");
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                line.procedure = Self::procedure(seg, 1);
+                line.procedure = Self::procedure(f.get(1), comp);
                 line.charge = charge;
-                line.unit_basis = seg.value(3).trim_ascii();
+                line.unit_basis = f.get(3).trim_ascii();
                 line.units = units;
                 line.service_position = seg.position();
             }
             b"SV2" => {
-                let charge = self.amount(seg, 3, "SV203");
-                let units = self.amount(seg, 5, "SV205");
+                let f = seg.fields::<5>();
+                let charge = self.amount(seg, f.get(3), "SV203");
+                let units = self.amount(seg, f.get(5), "SV205");
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                let rev = seg.value(1).trim_ascii();
+                let rev = f.get(1).trim_ascii();
                 line.revenue_code = (!rev.is_empty()).then_some(rev);
-                line.procedure = Self::procedure(seg, 2);
+                line.procedure = Self::procedure(f.get(2), comp);
                 line.charge = charge;
-                line.unit_basis = seg.value(4).trim_ascii();
+                line.unit_basis = f.get(4).trim_ascii();
                 line.units = units;
                 line.service_position = seg.position();
             }
-            b"DTP" if seg.value(1).trim_ascii() == b"472" => {
-                let d = self.date(seg, 2, 3, false);
-                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                if line.service_date.is_none() {
-                    line.service_date = d;
+            b"DTP" => {
+                let f = seg.fields::<3>();
+                if f.get(1).trim_ascii() == b"472" {
+                    let d = self.date(seg, 2, f.get(2), f.get(3), false);
+                    let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
+                    if line.service_date.is_none() {
+                        line.service_date = d;
+                    }
                 }
             }
-            b"REF" if seg.value(1).trim_ascii() == b"G1" => {
-                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                if line.prior_authorization.is_none() {
-                    line.prior_authorization = Some(seg.value(2).trim_ascii());
+            b"REF" => {
+                let f = seg.fields::<2>();
+                if f.get(1).trim_ascii() == b"G1" {
+                    let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
+                    if line.prior_authorization.is_none() {
+                        line.prior_authorization = Some(f.get(2).trim_ascii());
+                    }
                 }
             }
             _ => {}
@@ -418,90 +436,92 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
     }
 
     fn segment(&mut self, g: &Grammar, l: usize, seg: &Segment<'a>, node: Option<&SegmentNode>) {
-        if node.is_none() {
-            return;
-        }
-        let kind = g.loops[l].kind;
-        let id = seg.id_bytes();
-        match kind {
-            LoopKind::Transaction if id.eq_ignore_ascii_case(b"ST") => {
-                self.tx.control_number = seg.value(2).trim_ascii();
-                self.tx.version = seg.value(3).trim_ascii();
+        let Some(node) = node else { return };
+        let id = node.id;
+        match (g.loops[l].kind, id.as_bytes()) {
+            (LoopKind::ServiceLine, _) if !self.tx.lines.is_empty() => self.line_segment(id, seg),
+            (LoopKind::Claim, _) if !self.tx.claims.is_empty() => self.claim_segment(id, seg),
+            (LoopKind::Transaction, b"ST") => {
+                let f = seg.fields::<3>();
+                self.tx.control_number = f.get(2).trim_ascii();
+                self.tx.version = f.get(3).trim_ascii();
             }
-            LoopKind::Transaction
-                if id.eq_ignore_ascii_case(b"BHT") && !seg.value(4).is_empty() =>
-            {
-                let v = seg.value(4);
-                match parse_date_value(b"D8", v) {
-                    Ok(d) => self.tx.creation_date = Some(d.from),
-                    Err(_) => self.findings.push(
-                        Finding::new(
+            (LoopKind::Transaction, b"BHT") => {
+                let v = seg.fields::<4>().get(4);
+                if !v.is_empty() {
+                    match date8(v.trim_ascii()) {
+                        Some(d) => self.tx.creation_date = Some(d),
+                        None => self.bad_value(
                             RuleId::BadDate,
-                            self.label.clone(),
-                            seg.position(),
-                            "BHT04 is not a real CCYYMMDD date",
-                        )
-                        .with_element("BHT04")
-                        .with_value(String::from_utf8_lossy(v)),
-                    ),
+                            seg,
+                            "BHT04".into(),
+                            "BHT04 is not a real CCYYMMDD date".into(),
+                            v,
+                            false,
+                        ),
+                    }
                 }
             }
-            LoopKind::BillingProviderName if id.eq_ignore_ascii_case(b"NM1") => {
+            (LoopKind::BillingProviderName, b"NM1") => {
+                let f = seg.fields::<9>();
                 if let Some(bp) = self.tx.billing_providers.last_mut() {
-                    bp.name = seg.value(3).trim_ascii();
-                    bp.npi = seg.value(9).trim_ascii();
+                    bp.name = f.get(3).trim_ascii();
+                    bp.npi = f.get(9).trim_ascii();
                 }
             }
-            LoopKind::Subscriber if id.eq_ignore_ascii_case(b"SBR") => {
+            (LoopKind::Subscriber, b"SBR") => {
+                let f = seg.fields::<2>();
                 if let Some(s) = self.tx.subscribers.last_mut() {
-                    s.relationship = seg.value(2).trim_ascii();
+                    s.relationship = f.get(2).trim_ascii();
                 }
             }
-            LoopKind::SubscriberName if id.eq_ignore_ascii_case(b"NM1") => {
+            (LoopKind::SubscriberName, b"NM1") => {
+                let f = seg.fields::<9>();
                 if let Some(s) = self.tx.subscribers.last_mut() {
-                    s.last_name = seg.value(3).trim_ascii();
-                    s.first_name = seg.value(4).trim_ascii();
-                    s.member_id = seg.value(9).trim_ascii();
+                    s.last_name = f.get(3).trim_ascii();
+                    s.first_name = f.get(4).trim_ascii();
+                    s.member_id = f.get(9).trim_ascii();
                 }
             }
-            LoopKind::SubscriberName if id.eq_ignore_ascii_case(b"DMG") => {
-                let d = self.date(seg, 1, 2, true).map(|d| d.from);
+            (LoopKind::SubscriberName, b"DMG") => {
+                let f = seg.fields::<2>();
+                let d = self.date(seg, 1, f.get(1), f.get(2), true).map(|d| d.from);
                 if let Some(s) = self.tx.subscribers.last_mut() {
                     s.birth_date = d;
                 }
             }
-            LoopKind::PayerName if id.eq_ignore_ascii_case(b"NM1") => {
+            (LoopKind::PayerName, b"NM1") => {
+                let f = seg.fields::<9>();
                 if let Some(s) = self.tx.subscribers.last_mut() {
-                    s.payer_name = seg.value(3).trim_ascii();
-                    s.payer_id = seg.value(9).trim_ascii();
+                    s.payer_name = f.get(3).trim_ascii();
+                    s.payer_id = f.get(9).trim_ascii();
                 }
             }
-            LoopKind::Patient if id.eq_ignore_ascii_case(b"PAT") => {
+            (LoopKind::Patient, b"PAT") => {
+                let f = seg.fields::<1>();
                 if let Some(p) = self.tx.patients.last_mut() {
-                    p.relationship = seg.value(1).trim_ascii();
+                    p.relationship = f.get(1).trim_ascii();
                 }
             }
-            LoopKind::PatientName if id.eq_ignore_ascii_case(b"NM1") => {
+            (LoopKind::PatientName, b"NM1") => {
+                let f = seg.fields::<4>();
                 if let Some(p) = self.tx.patients.last_mut() {
-                    p.last_name = seg.value(3).trim_ascii();
-                    p.first_name = seg.value(4).trim_ascii();
+                    p.last_name = f.get(3).trim_ascii();
+                    p.first_name = f.get(4).trim_ascii();
                 }
             }
-            LoopKind::PatientName if id.eq_ignore_ascii_case(b"DMG") => {
-                let d = self.date(seg, 1, 2, true).map(|d| d.from);
+            (LoopKind::PatientName, b"DMG") => {
+                let f = seg.fields::<2>();
+                let d = self.date(seg, 1, f.get(1), f.get(2), true).map(|d| d.from);
                 if let Some(p) = self.tx.patients.last_mut() {
                     p.birth_date = d;
                 }
             }
-            LoopKind::Claim if !self.tx.claims.is_empty() => self.claim_segment(seg),
-            LoopKind::OtherSubscriber
-                if id.eq_ignore_ascii_case(b"AMT") || id.eq_ignore_ascii_case(b"CAS") =>
-            {
+            (LoopKind::OtherSubscriber, b"AMT" | b"CAS") => {
                 if let Some(c) = self.tx.claims.last_mut() {
                     c.other_payer_adjudication = true;
                 }
             }
-            LoopKind::ServiceLine if !self.tx.lines.is_empty() => self.line_segment(seg),
             _ => {}
         }
     }
@@ -542,6 +562,12 @@ pub fn build_transaction<'b>(
 ) -> Transaction<'b> {
     let g = builder.grammar();
     let mut model = ModelBuilder::new(g.form, builder.label().clone());
+    // Typical shares of segments, so the vectors rarely grow.
+    let n = block.segments().len();
+    model.tx.claims.reserve(n / 16);
+    model.tx.lines.reserve(n / 5);
+    model.tx.dates.reserve(n / 16);
+    model.tx.diagnoses.reserve(n / 8);
     builder.reset();
     for seg in block.segments() {
         builder.feed(&seg, &mut model, sink);

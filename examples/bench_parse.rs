@@ -1,0 +1,125 @@
+//! Parse benchmark: the full read into the claim model against a
+//! memchr-only tokenizer over the same bytes, single-threaded.
+//!
+//! ```sh
+//! cargo run --release --example bench_parse -- FILE [--runs N]
+//! ```
+//!
+//! The tokenizer is the speed of light for any X12 reader: memchr to each
+//! segment terminator, then to each element separator inside the segment,
+//! nothing else. The full parse is what `scrub837 validate` does: framing,
+//! envelope checks, the loop builder over the grammar, the claim model with
+//! dates and amounts. Both stream the file in the same 256 KiB reads; the
+//! best of N runs is reported (the file is in the page cache after the
+//! first). `bench/parse.sh` generates the inputs and runs this.
+
+use std::fs::File;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use scrub837::scan::Scanner;
+
+const CHUNK: usize = 256 << 10;
+
+/// Segments and elements, found with memchr alone.
+fn tokenize(path: &str) -> std::io::Result<(u64, u64)> {
+    let mut f = File::open(path)?;
+    let mut buf = vec![0u8; CHUNK * 2];
+    let mut carry = 0usize;
+    let (mut segments, mut elements) = (0u64, 0u64);
+    // The delimiters come from the ISA: element separator at byte 3,
+    // terminator at byte 105.
+    let mut delims: Option<(u8, u8)> = None;
+    loop {
+        let n = f.read(&mut buf[carry..carry + CHUNK])?;
+        let end = carry + n;
+        if delims.is_none() && end >= 106 {
+            delims = Some((buf[3], buf[105]));
+        }
+        let Some((e, s)) = delims else {
+            if n == 0 {
+                break;
+            }
+            carry = end;
+            continue;
+        };
+        let mut start = 0;
+        for i in memchr::memchr_iter(s, &buf[..end]) {
+            segments += 1;
+            elements += memchr::memchr_iter(e, &buf[start..i]).count() as u64;
+            start = i + 1;
+        }
+        if n == 0 {
+            break;
+        }
+        buf.copy_within(start..end, 0);
+        carry = end - start;
+    }
+    Ok((segments, elements))
+}
+
+fn parse(path: &str) -> Result<(u64, u64), scrub837::Error> {
+    let f = File::open(path)?;
+    let mut findings = 0u64;
+    let mut claims = 0u64;
+    let counts = Scanner::new().scan(f, path, &mut |_| findings += 1, &mut |tx| {
+        claims += tx.claim_count() as u64
+    })?;
+    assert_eq!(claims, counts.claims);
+    Ok((counts.claims, findings))
+}
+
+fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut out = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = f();
+        best = best.min(t.elapsed());
+        out = Some(r);
+    }
+    (best, out.expect("at least one run"))
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut path = None;
+    let mut runs = 3usize;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--runs" => runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(3).max(1),
+            "-h" | "--help" => {
+                eprintln!("usage: bench_parse FILE [--runs N]");
+                return;
+            }
+            _ => path = Some(a),
+        }
+    }
+    let Some(path) = path else {
+        eprintln!("usage: bench_parse FILE [--runs N]");
+        std::process::exit(2);
+    };
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64;
+    let mb = bytes / 1e6;
+    let (t_tok, tok) = best(runs, || tokenize(&path).expect("tokenize"));
+    let (t_parse, parsed) = best(runs, || parse(&path).expect("parse"));
+    let tok_rate = mb / t_tok.as_secs_f64();
+    let parse_rate = mb / t_parse.as_secs_f64();
+    println!(
+        "file: {path} ({mb:.1} MB, {} segments, {} elements)",
+        tok.0, tok.1
+    );
+    println!(
+        "memchr tokenizer: {:>8.3} s  {:>8.1} MB/s",
+        t_tok.as_secs_f64(),
+        tok_rate
+    );
+    println!(
+        "full parse:       {:>8.3} s  {:>8.1} MB/s  ({} claims, {} findings)",
+        t_parse.as_secs_f64(),
+        parse_rate,
+        parsed.0,
+        parsed.1
+    );
+    println!("ratio parse/tokenizer: {:.2}", parse_rate / tok_rate);
+}
