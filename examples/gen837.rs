@@ -17,41 +17,53 @@
 //!   at the first subscriber boundary at or after K claims).
 //! * `--transactions-per-group G` - ST..SE sets per GS..GE group (default 50).
 //! * `--line-break none|lf|crlf` - what follows each segment terminator (default `lf`).
-//! * `--separators EC RT` - four characters: element, component, repetition, terminator
+//! * `--separators CHARS` - four characters: element, component, repetition, terminator
 //!   (default `*:^~`, e.g. `|>^~`). Letters, digits, blank, `-` and `.` are refused because
-//!   they occur in the data; CR/LF only as the terminator with `--line-break none`.
-//! * `--stats` - print counts of what was generated to standard error.
-//! * `-h`, `--help` - print the usage and exit with status 2 (as do bad arguments).
+//!   they occur in the data; CR or LF only as the terminator, with `--line-break none`.
+//! * `--stats` - print counts of what was generated (claims, S-code mix) to standard error.
+//! * `-h`, `--help` - print the usage to standard error and exit with status 2, as bad
+//!   arguments do.
 //!
-//! The file is one interchange (ISA..IEA), with GS..GE groups of ST..SE transactions. Each
-//! transaction has its header (BHT, 1000A submitter, 1000B receiver), then billing providers
-//! (2000A, from a pool of 200 with valid NPIs), each with a run of subscribers (2000B). Control
-//! numbers and counts (SE01, GE01, IEA01) are exact, HL numbering restarts at 1 per
-//! transaction, LX restarts at 1 per claim and CLM02 is the sum of the line charges, written
-//! in the shortest decimal form (`300`, `12.5`). The output is validated with pyx12.
+//! Only the standard library is used (a splitmix64 PRNG, hand-written argument parsing and
+//! number formatting). The output is streamed through a 4 MiB `BufWriter`; memory stays at a
+//! few MB whatever the size, and 1 GiB takes a few seconds.
+//!
+//! The file is one interchange (ISA..IEA, ISA15 `T`), with GS..GE groups of ST..SE
+//! transactions, all created 2026-01-05. Each transaction has its header (BHT, 1000A
+//! submitter, 1000B receiver), then billing providers (2000A with PRV, 2010AA with N3, N4 and
+//! REF*EI; a pool of 200 with valid NPIs), each with a run of subscribers (2000B: SBR,
+//! 2010BA with N3, N4, DMG, 2010BB payer). Control numbers and counts (SE01, GE01, IEA01) are
+//! exact, HL numbering restarts at 1 per transaction, LX restarts at 1 per claim and CLM02 is
+//! the sum of the line charges, amounts in the shortest decimal form (`300`, `12.5`). Segment
+//! order follows the pyx12 maps, and pyx12 accepts the output without errors.
 //!
 //! Content mix (roughly realistic oncology billing):
 //!
-//! * Every subscriber has a unique member id (2010BA NM109: `W` on 837P, `H` on 837I, + 9 digits), so a file with
-//!   1M claims holds some 300 000 patients. About 1 subscriber in 4 is not the patient: the
-//!   claims then belong to one (sometimes two) dependents in 2000C loops (PAT01 19 or 01).
-//! * A patient has 1 to about 14 claims, dated over 2024-2025 in chemotherapy-cycle steps of
-//!   1 to 4 weeks, each with 1-6 service lines: infusions (96413, 96415, 96417, 96367, 96375),
-//!   drugs (J9271, J9035, J9045, J9267, J1100, J2505), visits (99214, 99215), labs (85025,
-//!   80053, 36415), injections (96372) and radiation (77412). On 837I each line has its
-//!   revenue code (0335, 0260, 0636, 0510, 0300, 0301, 0333), some lines are revenue-code-only
-//!   pharmacy lines (0250), and about 3% of lines have no DTP*472 (the statement period
-//!   DTP*434 gives their date).
+//! * Every subscriber has a member id unique in the file (2010BA NM109: `W` on 837P, `H` on
+//!   837I, then 9 digits), so 1M claims hold some 300 000 patients. About 1 subscriber in 4
+//!   is not the patient: the claims then belong to one (sometimes two) dependents in 2000C
+//!   loops (PAT01 19 or 01, 2010CA with N3, N4, DMG).
+//! * A patient has 1 to about 14 ordinary claims, dated over 2024-2025 in chemotherapy-cycle
+//!   steps of 1 to 4 weeks, each with 1-6 service lines: infusions (96413, 96415, 96417,
+//!   96367, 96375), drugs (J9271, J9035, J9045, J9267, J1100, J2505), visits (99214, 99215),
+//!   labs (85025, 80053, 36415), injections (96372) and radiation (77412); one cancer
+//!   diagnosis per patient (ABK) plus 0-2 others (ABF). 837P claims are POS 11 or 22, half of
+//!   them with a 2310B rendering provider. 837I claims are bill type 13x or 85x with DTP*434
+//!   (RD8), CL1 and a 2310A attending provider; each line has its revenue code (0335, 0260,
+//!   0636, 0510, 0300, 0301, 0333), some lines are revenue-code-only pharmacy lines (0250),
+//!   and about 3% of lines have no DTP*472 (the statement period gives their date).
+//!   A quarter of ordinary claims carry a REF*G1 prior authorization.
 //! * About 1 claim in 30 carries an S-code (`HC:S0353` or `HC:S0354`, charge 300, 1 unit).
-//!   Some 2.2% of patients are in the care-coordination program: one S0353 claim followed by
-//!   0-8 S0354 claims spaced 30-39 days apart (about 1 gap in 20 is 22-29 days, which breaks
-//!   the 30-day rule), all under the program payer. About 88% of S-code claims are
-//!   stand-alone (the S-code is the only line); 12% mix it with other lines. On 837I about
-//!   90% of S-code lines use revenue code 0960, 6% the retired 0980 and 4% another code.
-//!   About 92% of S-code claims carry the patient's prior authorization in REF*G1.
+//!   About 2.2% of subscribers' patients are in the care-coordination program: one S0353
+//!   claim followed by 0-8 S0354 claims spaced 30-39 days apart (about 1 gap in 20 is 22-29
+//!   days, which breaks the 30-day rule), all under the program payer (BCBSMA; other
+//!   patients have it 90% of the time). About 88% of S-code claims are stand-alone (the
+//!   S-code is the only line); 12% mix it with 1-3 other lines. On 837I about 90% of S-code
+//!   lines use revenue code 0960, 6% the retired 0980 and 4% another code (0510, 0940,
+//!   0761). About 92% of S-code claims carry the patient's authorization in REF*G1.
 //! * Claims are originals (frequency 1); after about 1.5% of them a replacement (7) and after
 //!   about 0.7% a void (8) of the same claim follows, with the same CLM01 and a REF*F8 payer
-//!   claim number.
+//!   claim number. No patient has two original S0353 claims.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -118,143 +130,42 @@ impl Rng {
         self.below(1000) < per_mille
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // Static tables.
 
+#[rustfmt::skip]
 const LAST_NAMES: &[&str] = &[
-    "SMITH",
-    "JOHNSON",
-    "WILLIAMS",
-    "BROWN",
-    "JONES",
-    "GARCIA",
-    "MILLER",
-    "DAVIS",
-    "RODRIGUEZ",
-    "MARTINEZ",
-    "HERNANDEZ",
-    "LOPEZ",
-    "GONZALEZ",
-    "WILSON",
-    "ANDERSON",
-    "THOMAS",
-    "TAYLOR",
-    "MOORE",
-    "JACKSON",
-    "MARTIN",
-    "LEE",
-    "PEREZ",
-    "THOMPSON",
-    "WHITE",
-    "HARRIS",
-    "SANCHEZ",
-    "CLARK",
-    "RAMIREZ",
-    "LEWIS",
-    "ROBINSON",
-    "WALKER",
-    "YOUNG",
-    "ALLEN",
-    "KING",
-    "WRIGHT",
-    "SCOTT",
-    "TORRES",
-    "NGUYEN",
-    "HILL",
-    "FLORES",
-    "GREEN",
-    "ADAMS",
-    "NELSON",
-    "BAKER",
-    "HALL",
-    "RIVERA",
-    "CAMPBELL",
-    "MITCHELL",
-    "CARTER",
-    "ROBERTS",
-    "OCONNOR",
-    "MURPHY",
-    "SULLIVAN",
-    "KELLY",
-    "WALSH",
-    "CHEN",
-    "WANG",
-    "PATEL",
-    "SILVA",
-    "COSTA",
+    "SMITH", "JOHNSON", "WILLIAMS", "BROWN", "JONES", "GARCIA", "MILLER", "DAVIS", "RODRIGUEZ",
+    "MARTINEZ", "HERNANDEZ", "LOPEZ", "GONZALEZ", "WILSON", "ANDERSON", "THOMAS", "TAYLOR",
+    "MOORE", "JACKSON", "MARTIN", "LEE", "PEREZ", "THOMPSON", "WHITE", "HARRIS", "SANCHEZ",
+    "CLARK", "RAMIREZ", "LEWIS", "ROBINSON", "WALKER", "YOUNG", "ALLEN", "KING", "WRIGHT",
+    "SCOTT", "TORRES", "NGUYEN", "HILL", "FLORES", "GREEN", "ADAMS", "NELSON", "BAKER", "HALL",
+    "RIVERA", "CAMPBELL", "MITCHELL", "CARTER", "ROBERTS", "OCONNOR", "MURPHY", "SULLIVAN",
+    "KELLY", "WALSH", "CHEN", "WANG", "PATEL", "SILVA", "COSTA",
 ];
 
+#[rustfmt::skip]
 const FEMALE_NAMES: &[&str] = &[
-    "MARY",
-    "PATRICIA",
-    "JENNIFER",
-    "LINDA",
-    "ELIZABETH",
-    "BARBARA",
-    "SUSAN",
-    "JESSICA",
-    "SARAH",
-    "KAREN",
-    "LISA",
-    "NANCY",
-    "BETTY",
-    "MARGARET",
-    "SANDRA",
-    "ASHLEY",
-    "KIMBERLY",
-    "EMILY",
-    "DONNA",
-    "MICHELLE",
-    "CAROL",
-    "AMANDA",
-    "MELISSA",
-    "DEBORAH",
-    "STEPHANIE",
-    "REBECCA",
-    "SHARON",
-    "LAURA",
-    "CYNTHIA",
-    "KATHLEEN",
+    "MARY", "PATRICIA", "JENNIFER", "LINDA", "ELIZABETH", "BARBARA", "SUSAN", "JESSICA",
+    "SARAH", "KAREN", "LISA", "NANCY", "BETTY", "MARGARET", "SANDRA", "ASHLEY", "KIMBERLY",
+    "EMILY", "DONNA", "MICHELLE", "CAROL", "AMANDA", "MELISSA", "DEBORAH", "STEPHANIE",
+    "REBECCA", "SHARON", "LAURA", "CYNTHIA", "KATHLEEN",
 ];
 
+#[rustfmt::skip]
 const MALE_NAMES: &[&str] = &[
-    "JAMES",
-    "ROBERT",
-    "JOHN",
-    "MICHAEL",
-    "DAVID",
-    "WILLIAM",
-    "RICHARD",
-    "JOSEPH",
-    "THOMAS",
-    "CHARLES",
-    "CHRISTOPHER",
-    "DANIEL",
-    "MATTHEW",
-    "ANTHONY",
-    "MARK",
-    "DONALD",
-    "STEVEN",
-    "PAUL",
-    "ANDREW",
-    "JOSHUA",
-    "KENNETH",
-    "KEVIN",
-    "BRIAN",
-    "GEORGE",
-    "TIMOTHY",
-    "RONALD",
-    "EDWARD",
-    "JASON",
-    "JEFFREY",
-    "RYAN",
+    "JAMES", "ROBERT", "JOHN", "MICHAEL", "DAVID", "WILLIAM", "RICHARD", "JOSEPH", "THOMAS",
+    "CHARLES", "CHRISTOPHER", "DANIEL", "MATTHEW", "ANTHONY", "MARK", "DONALD", "STEVEN",
+    "PAUL", "ANDREW", "JOSHUA", "KENNETH", "KEVIN", "BRIAN", "GEORGE", "TIMOTHY", "RONALD",
+    "EDWARD", "JASON", "JEFFREY", "RYAN",
 ];
 
+#[rustfmt::skip]
 const INITIALS: &[&str] = &[
     "A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "T", "W",
 ];
@@ -316,13 +227,19 @@ const HOSPITAL_SUFFIXES: &[&str] = &[
     "REGIONAL HOSPITAL",
 ];
 
-/// ICD-10-CM principal diagnoses (malignancies), without the decimal point.
+/// ICD-10-CM principal diagnoses (malignancies), without the decimal point: any patient.
+#[rustfmt::skip]
 const CANCER_DX: &[&str] = &[
-    "C50911", "C50912", "C50411", "C3411", "C3412", "C3490", "C189", "C182", "C20", "C61", "C250",
-    "C259", "C169", "C561", "C679", "C8330", "C9000", "C9110", "C220", "C641", "C439", "C541",
+    "C3411", "C3412", "C3490", "C189", "C182", "C20", "C250", "C259", "C169", "C679", "C8330",
+    "C9000", "C9110", "C220", "C641", "C439",
 ];
+/// Female patients only (breast, ovary, endometrium).
+const CANCER_DX_FEMALE: &[&str] = &["C50911", "C50912", "C50411", "C561", "C541"];
+/// Male patients only (prostate).
+const CANCER_DX_MALE: &[&str] = &["C61"];
 
 /// Secondary diagnoses commonly billed with chemotherapy.
+#[rustfmt::skip]
 const OTHER_DX: &[&str] = &[
     "Z5111", "Z5112", "D6481", "R110", "E860", "R5383", "D701", "Z9221",
 ];
@@ -498,7 +415,17 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                 stats = true;
                 continue;
             }
-            _ => {}
+            "--kind"
+            | "--claims"
+            | "--bytes"
+            | "--seed"
+            | "--claims-per-transaction"
+            | "--transactions-per-group"
+            | "--line-break"
+            | "--separators"
+            | "-o"
+            | "--output" => {}
+            _ => return Err(format!("unknown argument {arg:?}")),
         }
         let value = match inline {
             Some(v) => v,
@@ -549,15 +476,13 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     }
 
     for (k, &s) in seps.iter().enumerate() {
-        if !s.is_ascii()
-            || s.is_ascii_alphanumeric()
-            || s == b' '
-            || s == b'-'
-            || s == b'.'
-            || (s == b'\r' || s == b'\n') && (k != 3 || !line_break.is_empty())
-        {
+        if s == b'\r' || s == b'\n' {
+            if k != 3 || !line_break.is_empty() {
+                return Err("CR or LF can only be the terminator, with --line-break none".into());
+            }
+        } else if !s.is_ascii_graphic() || s.is_ascii_alphanumeric() || s == b'-' || s == b'.' {
             return Err(format!(
-                "separator {:?} is not allowed (it occurs in the data)",
+                "separator {:?} is not allowed (letters, digits, blank, '-' and '.' occur in the data)",
                 s as char
             ));
         }
@@ -903,8 +828,8 @@ impl Gen {
         for _ in 0..200 {
             let city = rng.below(CITIES.len() as u64) as usize;
             let suffix = match cfg.kind {
-                Kind::P => *rng.pick(PRACTICE_SUFFIXES),
-                Kind::I => *rng.pick(HOSPITAL_SUFFIXES),
+                Kind::P => rng.pick(PRACTICE_SUFFIXES),
+                Kind::I => rng.pick(HOSPITAL_SUFFIXES),
             };
             providers.push(Provider {
                 name: format!("{} {}", CITIES[city].0, suffix),
@@ -918,14 +843,18 @@ impl Gen {
         let mut doctors = Vec::with_capacity(1000);
         for _ in 0..1000 {
             let female = rng.chance(500);
+            let last = rng.pick(LAST_NAMES);
+            let names = if female { FEMALE_NAMES } else { MALE_NAMES };
+            let first = rng.pick(names);
+            let middle = if rng.chance(300) {
+                rng.pick(INITIALS)
+            } else {
+                ""
+            };
             doctors.push(Person {
-                last: *rng.pick(LAST_NAMES),
-                first: if female {
-                    *rng.pick(FEMALE_NAMES)
-                } else {
-                    *rng.pick(MALE_NAMES)
-                },
-                middle: "",
+                last,
+                first,
+                middle,
                 npi: make_npi(&mut rng),
             });
         }
@@ -988,7 +917,7 @@ impl Gen {
         self.stats.interchanges = 1;
         let mut groups = 0u64;
         let mut st_ctl = 0u64;
-        while !self.done() {
+        loop {
             groups += 1;
             let o = &mut self.out;
             o.begin(b"GS");
@@ -1001,11 +930,17 @@ impl Gen {
             o.e(b"X");
             o.e(self.version);
             o.finish()?;
+            // The interchange holds at least one group, a group at least one transaction, a
+            // transaction at least one billing provider, and so on: the limit is checked only
+            // after the first of each (with --bytes, an envelope header alone may cross it).
             let mut sets = 0u64;
-            while sets < self.cfg.tx_per_group && !self.done() {
+            loop {
                 sets += 1;
                 st_ctl += 1;
                 self.transaction(st_ctl)?;
+                if sets >= self.cfg.tx_per_group || self.done() {
+                    break;
+                }
             }
             let o = &mut self.out;
             o.begin(b"GE");
@@ -1013,6 +948,9 @@ impl Gen {
             o.e_num(groups);
             o.finish()?;
             self.stats.transactions += sets;
+            if self.done() {
+                break;
+            }
         }
         self.stats.groups = groups;
         let o = &mut self.out;
@@ -1090,7 +1028,7 @@ impl Gen {
         let mut hl = 0u64;
         let mut tx_claims = 0u64;
         let k = self.cfg.claims_per_tx;
-        while tx_claims < k && !self.done() {
+        loop {
             // 2000A billing provider with a run of subscribers.
             hl += 1;
             let bp_hl = hl;
@@ -1098,12 +1036,18 @@ impl Gen {
             self.billing_provider(bp_hl, prov)?;
             let block = 1 + self.rng.below(k.min(400));
             let mut block_claims = 0;
-            while block_claims < block && tx_claims < k && !self.done() {
+            loop {
                 let before = self.claims_written;
                 self.subscriber(&mut hl, bp_hl)?;
                 let n = self.claims_written - before;
                 block_claims += n;
                 tx_claims += n;
+                if block_claims >= block || tx_claims >= k || self.done() {
+                    break;
+                }
+            }
+            if tx_claims >= k || self.done() {
+                break;
             }
         }
 
@@ -1164,18 +1108,18 @@ impl Gen {
         };
         let rng = &mut self.rng;
         let first = if female {
-            *rng.pick(FEMALE_NAMES)
+            rng.pick(FEMALE_NAMES)
         } else {
-            *rng.pick(MALE_NAMES)
+            rng.pick(MALE_NAMES)
         };
         let middle = if rng.chance(400) {
-            *rng.pick(INITIALS)
+            rng.pick(INITIALS)
         } else {
             ""
         };
         let house = rng.range(1, 999);
-        let street = *rng.pick(STREETS);
-        let (city, state, zip) = *rng.pick(CITIES);
+        let street = rng.pick(STREETS);
+        let (city, state, zip) = rng.pick(CITIES);
         let zip4 = rng.range(1, 9999);
         let o = &mut self.out;
         o.begin(b"NM1");
@@ -1240,7 +1184,7 @@ impl Gen {
         let group = 10_000 + self.rng.below(90_000);
         let female = self.rng.chance(550);
         let birth = birth_date(&mut self.rng, 1940, 1998);
-        let last = *self.rng.pick(LAST_NAMES);
+        let last = self.rng.pick(LAST_NAMES);
         let o = &mut self.out;
         o.begin(b"HL");
         o.e_num(sub_hl);
@@ -1270,7 +1214,7 @@ impl Gen {
         o.finish()?;
 
         if dependents == 0 {
-            return self.patient_claims(scode);
+            return self.patient_claims(scode, female);
         }
         for d in 0..dependents {
             if d > 0 && self.done() {
@@ -1295,13 +1239,13 @@ impl Gen {
             o.segment(b"PAT", &[if child { b"19" } else { b"01" }])?;
             self.name_segments(b"QC", dfemale, None, dbirth, last)?;
             // Only the first dependent can be in the S-code program.
-            self.patient_claims(scode && d == 0)?;
+            self.patient_claims(scode && d == 0, dfemale)?;
         }
         Ok(())
     }
 
     /// Plans the visits of one patient and writes their claims (at least one).
-    fn patient_claims(&mut self, scode: bool) -> io::Result<()> {
+    fn patient_claims(&mut self, scode: bool, female: bool) -> io::Result<()> {
         self.patient_seq += 1;
         self.stats.patients += 1;
         let rng = &mut self.rng;
@@ -1315,8 +1259,7 @@ impl Gen {
             80..=94 => rng.range(5, 8),
             _ => rng.range(9, 14),
         };
-        let start;
-        if scode {
+        let start = if scode {
             self.stats.scode_patients += 1;
             let m = rng.below(9); // S0354 claims after the S0353
             let span = (m * 35) as u16;
@@ -1327,25 +1270,25 @@ impl Gen {
             });
             let mut day = d0;
             for _ in 0..m {
-                let gap = if rng.chance(SHORT_GAP_PER_MILLE) {
-                    self.stats.short_gaps += 1;
+                let short = rng.chance(SHORT_GAP_PER_MILLE);
+                day += if short {
                     rng.range(22, 29)
                 } else {
                     rng.range(30, 39)
                 } as u16;
-                day += gap;
                 if day > LAST_DAY {
                     break;
                 }
+                self.stats.short_gaps += short as u64;
                 visits.push(Visit {
                     day,
                     kind: VisitKind::S0354,
                 });
             }
-            start = d0.saturating_sub(rng.below(60) as u16);
+            d0.saturating_sub(rng.below(60) as u16)
         } else {
-            start = rng.below(LAST_DAY as u64 + 1) as u16;
-        }
+            rng.below(LAST_DAY as u64 + 1) as u16
+        };
         let mut day = start;
         for i in 0..n_other {
             if i > 0 {
@@ -1361,8 +1304,13 @@ impl Gen {
         }
         visits.sort_unstable();
 
+        let dx = match (rng.below(3), female) {
+            (0, true) => rng.pick(CANCER_DX_FEMALE),
+            (0, false) => rng.pick(CANCER_DX_MALE),
+            _ => rng.pick(CANCER_DX),
+        };
         let ctx = PatientCtx {
-            dx: *rng.pick(CANCER_DX),
+            dx,
             auth: (self.patient_seq.wrapping_mul(1_162_261_467) + 7_777_777) % 10_000_000_000,
         };
         for i in 0..self.visits.len() {
@@ -1416,12 +1364,12 @@ impl Gen {
                 if rng.chance(300) {
                     add(P_96417);
                 }
-                add(*rng.pick(CHEMO_DRUGS));
+                add(rng.pick(CHEMO_DRUGS));
                 if rng.chance(300) {
-                    add(*rng.pick(CHEMO_DRUGS));
+                    add(rng.pick(CHEMO_DRUGS));
                 }
                 if rng.chance(400) {
-                    add(*rng.pick(&[P_J1100, P_96367, P_96375]));
+                    add(rng.pick(&[P_J1100, P_96367, P_96375]));
                 }
             }
             45..=69 => {
@@ -1493,7 +1441,7 @@ impl Gen {
         c.dx[0] = ctx.dx;
         c.ndx = rng.range(1, 3) as usize;
         for k in 1..c.ndx {
-            c.dx[k] = *rng.pick(OTHER_DX);
+            c.dx[k] = rng.pick(OTHER_DX);
         }
         if c.ndx == 3 && c.dx[1] == c.dx[2] {
             c.ndx = 2;
@@ -1537,7 +1485,7 @@ impl Gen {
                     if r < REV_0980_PER_MILLE {
                         "0980"
                     } else if r < REV_0980_PER_MILLE + REV_OTHER_PER_MILLE {
-                        *rng.pick(WRONG_SCODE_REVS)
+                        rng.pick(WRONG_SCODE_REVS)
                     } else {
                         "0960"
                     }
@@ -1835,7 +1783,7 @@ fn main() -> ExitCode {
             pct(s.scode_no_auth, s.scode_claims),
         );
         eprintln!(
-            "s-code lines {}  S0353 {}  S0354 {}  short S0354 gaps planned {}",
+            "s-code lines {}  S0353 {}  S0354 {}  S0354 gaps under 30 days {}",
             s.scode_lines, s.s0353_lines, s.s0354_lines, s.short_gaps
         );
         if g.cfg.kind == Kind::I {
