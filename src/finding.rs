@@ -162,6 +162,64 @@ rule_ids! {
     /// The reader accepted something the standard does not allow.
     LenientRead = "lenient-read", Warning,
         "Ask the sender to fix the file's formatting; scrub837 read it anyway.";
+    /// A claim holds an S-code line and a line with another procedure.
+    StandaloneClaim = "standalone-claim", Error,
+        "Split the claim: bill the S-code on a claim of its own (scrub837 fix does this).";
+    /// An 837I S-code line's revenue code is not the program's.
+    RevenueCode0960 = "revenue-code-0960", Error,
+        "Bill the S-code line under revenue code 0960.";
+    /// An 837I S-code line carries the retired revenue code 0980.
+    LegacyRevenue0980 = "legacy-revenue-0980", Error,
+        "Replace revenue code 0980 with 0960: 0980 was retired in December 2021.";
+    /// The patient already has an S0353 that was not voided.
+    S0353Once = "s0353-once", Error,
+        "Do not bill S0353 again: it is paid once per patient; bill S0354 for ongoing care coordination.";
+    /// An S0353 is dated after an S0354 of the same episode.
+    S0353NotOnset = "s0353-not-onset", Error,
+        "Bill S0353 only at the onset of treatment, before any S0354; correct the code or the date.";
+    /// An S0354 follows the patient's previous S0354 too soon.
+    S0354Interval = "s0354-interval", Error,
+        "Hold the S0354 until the interval since the previous S0354 has passed.";
+    /// An S0354 follows the patient's S0353 too soon.
+    S0354AfterS0353 = "s0354-after-s0353", Error,
+        "Hold the S0354 until the interval since the S0353 has passed.";
+    /// The episode would hold more S0354 lines than the program pays.
+    S0354Cap = "s0354-cap", Error,
+        "Do not bill this S0354: the episode has reached the program's limit.";
+    /// The same S-code, patient and date on both an 837P and an 837I.
+    FormExclusive = "form-exclusive", Error,
+        "Bill the S-code on one form only: remove it from the 837P or the 837I.";
+    /// An S-code line has no prior authorization number.
+    AuthMissing = "auth-missing", Warning,
+        "Add the Carelon authorization number in REF*G1 on the claim or the line.";
+    /// The claim's authorization number is not in the authorization file.
+    AuthUnknown = "auth-unknown", Error,
+        "Check the authorization number against the Carelon approval, or obtain an authorization.";
+    /// The authorization belongs to another member.
+    AuthMemberMismatch = "auth-member-mismatch", Error,
+        "Use the authorization approved for this member.";
+    /// The date of service is outside the authorization's valid dates.
+    AuthWindow = "auth-window", Error,
+        "Bill only dates of service inside the authorization's valid dates, or obtain a new authorization.";
+    /// An S-code line bills other than one unit.
+    UnitsOne = "units-one", Warning,
+        "Bill the S-code as one unit: it is a flat fee.";
+    /// A stand-alone S-code claim carries more than one S-code line.
+    OneScodePerClaim = "one-scode-per-claim", Warning,
+        "Bill each S-code on a claim of its own.";
+    /// The claim is filed later than the policy's filing limit.
+    TimelyFiling = "timely-filing", Error,
+        "The filing limit has passed: file with proof of timely filing or write the line off.";
+    /// An S-code line has no date of service.
+    ServiceDateMissing = "service-date-missing", Error,
+        "Add the date of service (DTP*472) to the S-code line.";
+}
+
+impl RuleId {
+    /// Whether the id belongs to the S-code policy rules (not the reader).
+    pub fn is_policy_rule(self) -> bool {
+        self >= RuleId::StandaloneClaim
+    }
 }
 
 /// The error of parsing an unknown id with `str::parse`.

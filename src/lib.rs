@@ -39,14 +39,19 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod auth;
+pub mod check;
 pub mod envelope;
 mod error;
+pub mod extract;
 mod finding;
 pub mod grammar;
 pub mod lex;
 pub mod model;
+pub mod policy;
 pub mod reader;
 pub mod report;
+pub mod rules;
 pub mod scan;
 
 pub use error::{Error, ErrorKind, Result};

@@ -131,10 +131,12 @@ impl Matcher {
         }
     }
 
-    /// Whether `seg`'s qualifier is one of the codes (ignoring blanks).
+    /// Whether `seg`'s qualifier is one of the codes, ignoring blanks and
+    /// case: a lower-case qualifier still places its segment (as lower-case
+    /// ids do), so no data is lost to the model.
     pub fn matches(&self, seg: &Segment<'_>) -> bool {
         let v = self.value(seg).trim_ascii();
-        self.codes.iter().any(|c| c.len() == v.len() && **c == *v)
+        self.codes.iter().any(|c| c.eq_ignore_ascii_case(v))
     }
 }
 

@@ -393,6 +393,23 @@ impl<'a> Iterator for Split<'a> {
     }
 }
 
+/// The name findings give an element: the segment id and the 2-digit
+/// position, with a dash when the id ends in a digit (`DTP03`, `CLM02`,
+/// `SV2-01`, `NM1-09`).
+///
+/// ```
+/// assert_eq!(scrub837::lex::element_name(b"DTP", 3), "DTP03");
+/// assert_eq!(scrub837::lex::element_name(b"SV2", 1), "SV2-01");
+/// ```
+pub fn element_name(id: &[u8], n: usize) -> String {
+    let id = String::from_utf8_lossy(id);
+    if id.ends_with(|c: char| c.is_ascii_digit()) {
+        format!("{id}-{n:02}")
+    } else {
+        format!("{id}{n:02}")
+    }
+}
+
 /// Finds `b` in a short slice. Elements are a few bytes long, where a plain
 /// loop beats memchr's set-up; segments are framed with memchr.
 #[inline]

@@ -15,7 +15,7 @@ use super::{
 use crate::finding::{Finding, RuleId};
 use crate::grammar::builder::{LoopBuilder, LoopVisitor};
 use crate::grammar::{Form, Grammar, LoopKind, SegmentNode};
-use crate::lex::{Segment, SegmentId};
+use crate::lex::{element_name, Segment, SegmentId};
 use crate::reader::Block;
 
 /// Why a date value could not be read.
@@ -166,7 +166,6 @@ impl<'a> ModelBuilder<'a> {
         match parse_date_value(format, value) {
             Ok(d) => Some(d),
             Err(e) => {
-                let id = String::from_utf8_lossy(seg.id_bytes()).into_owned();
                 let shown = String::from_utf8_lossy(format).into_owned();
                 let (rule, el, v, what) = match e {
                     DateError::UnknownFormat => (
@@ -182,11 +181,12 @@ impl<'a> ModelBuilder<'a> {
                         "does not hold a real date in that format",
                     ),
                 };
+                let name = element_name(seg.id_bytes(), el);
                 self.bad_value(
                     rule,
                     seg,
-                    format!("{id}{el:02}"),
-                    format!("{id}{el:02} {what} ({shown})"),
+                    name.clone(),
+                    format!("{name} {what} ({shown})"),
                     v,
                     phi,
                 );
@@ -311,8 +311,8 @@ impl<'a> ModelBuilder<'a> {
             }
             b"SV1" => {
                 let f = seg.fields::<4>();
-                let charge = self.amount(seg, f.get(2), "SV102");
-                let units = self.amount(seg, f.get(4), "SV104");
+                let charge = self.amount(seg, f.get(2), "SV1-02");
+                let units = self.amount(seg, f.get(4), "SV1-04");
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
                 line.procedure = Self::procedure(f.get(1), comp);
                 line.charge = charge;
@@ -322,8 +322,8 @@ impl<'a> ModelBuilder<'a> {
             }
             b"SV2" => {
                 let f = seg.fields::<5>();
-                let charge = self.amount(seg, f.get(3), "SV203");
-                let units = self.amount(seg, f.get(5), "SV205");
+                let charge = self.amount(seg, f.get(3), "SV2-03");
+                let units = self.amount(seg, f.get(5), "SV2-05");
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
                 let rev = f.get(1).trim_ascii();
                 line.revenue_code = (!rev.is_empty()).then_some(rev);

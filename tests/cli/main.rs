@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per command or concern.
 
+mod check;
 mod fuzz;
 mod parse;
 mod pyx12;

@@ -41,14 +41,25 @@ fn json_tree_places_every_segment_with_its_position() {
     assert_eq!(segs.len(), count);
     for (i, (_, id, n, off, unplaced)) in segs.iter().enumerate() {
         assert_eq!(*n, i as u64 + 1);
-        assert!(text[*off as usize..].starts_with(&format!("{id}*")), "{id} at {off}");
+        assert!(
+            text[*off as usize..].starts_with(&format!("{id}*")),
+            "{id} at {off}"
+        );
         assert!(!unplaced);
     }
     // The dependent's claim sits in 2000C, the subscriber's own in 2000B.
     let clm: Vec<&String> = segs.iter().filter(|s| s.1 == "CLM").map(|s| &s.0).collect();
-    assert!(clm.iter().any(|p| p.ends_with("/2000A/2000B/2300")), "{clm:?}");
-    assert!(clm.iter().any(|p| p.ends_with("/2000A/2000B/2000C/2300")), "{clm:?}");
-    let nm1_qc = segs.iter().find(|s| s.1 == "NM1" && s.0.ends_with("2010CA"));
+    assert!(
+        clm.iter().any(|p| p.ends_with("/2000A/2000B/2300")),
+        "{clm:?}"
+    );
+    assert!(
+        clm.iter().any(|p| p.ends_with("/2000A/2000B/2000C/2300")),
+        "{clm:?}"
+    );
+    let nm1_qc = segs
+        .iter()
+        .find(|s| s.1 == "NM1" && s.0.ends_with("2010CA"));
     assert!(nm1_qc.is_some());
 }
 
@@ -61,7 +72,12 @@ fn unplaced_segments_are_marked_and_findings_listed() {
     assert!(zzz.4);
     assert_eq!(v["findings"][0]["rule"], "segment-out-of-place");
     assert_eq!(v["findings"][0]["segment"], zzz.2);
-    assert_eq!(run(&["parse", s(&data("segment-out-of-place.edi"))]).status.code(), Some(1));
+    assert_eq!(
+        run(&["parse", s(&data("segment-out-of-place.edi"))])
+            .status
+            .code(),
+        Some(1)
+    );
 }
 
 #[test]
@@ -69,9 +85,17 @@ fn envelopes_nest_interchange_group_transaction() {
     let v = tree(&sample("837-two-groups.edi"));
     let ic = &v["children"][0];
     assert_eq!(ic["type"], "interchange");
-    let groups: Vec<&serde_json::Value> = ic["children"].as_array().unwrap().iter().filter(|c| c["type"] == "group").collect();
+    let groups: Vec<&serde_json::Value> = ic["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "group")
+        .collect();
     assert_eq!(groups.len(), 2);
-    let forms: Vec<&str> = groups.iter().map(|g| g["children"][1]["form"].as_str().unwrap()).collect();
+    let forms: Vec<&str> = groups
+        .iter()
+        .map(|g| g["children"][1]["form"].as_str().unwrap())
+        .collect();
     assert_eq!(forms, ["837P", "837I"]);
     let last = ic["children"].as_array().unwrap().last().unwrap();
     assert_eq!(last["id"], "IEA");
@@ -85,8 +109,14 @@ fn text_tree_is_indented_by_loop() {
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     assert!(text.starts_with("interchange\n  ISA*"));
-    let clm = text.lines().find(|l| l.trim_start().starts_with("CLM*")).unwrap();
-    let loop_2300 = text.lines().find(|l| l.trim_start().starts_with("loop 2300")).unwrap();
+    let clm = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("CLM*"))
+        .unwrap();
+    let loop_2300 = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("loop 2300"))
+        .unwrap();
     let indent = |l: &str| l.len() - l.trim_start().len();
     assert_eq!(indent(clm), indent(loop_2300) + 2);
     assert!(clm.contains("[segment "));

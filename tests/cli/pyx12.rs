@@ -53,9 +53,16 @@ fn pyx12_verdict(python: &Path, file: &Path) -> Result<(), String> {
         .current_dir(dir.path())
         .output()
         .expect("pyx12 runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let ok_line = format!("{}: OK", copy.display());
-    let bad: Vec<&str> = text.lines().filter(|l| l.contains(" ERROR ") || l.contains("Failure") || l.contains("Traceback")).collect();
+    let bad: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" ERROR ") || l.contains("Failure") || l.contains("Traceback"))
+        .collect();
     if text.lines().any(|l| l.trim() == ok_line) && bad.is_empty() {
         Ok(())
     } else {
@@ -79,7 +86,12 @@ fn pyx12_accepts_every_sample() {
 #[test]
 fn pyx12_rejects_broken_envelopes_too() {
     let Some(py) = require_python() else { return };
-    for name in ["envelope-se01-wrong.edi", "control-ge02-mismatch.edi", "segment-out-of-place.edi", "bad-date.edi"] {
+    for name in [
+        "envelope-se01-wrong.edi",
+        "control-ge02-mismatch.edi",
+        "segment-out-of-place.edi",
+        "bad-date.edi",
+    ] {
         let verdict = pyx12_verdict(&py, &data(name));
         assert!(verdict.is_err(), "pyx12 accepted {name}");
         let scrub = crate::util::run(&["validate", crate::util::s(&data(name))]);

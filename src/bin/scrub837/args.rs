@@ -38,6 +38,83 @@ pub enum Command {
     /// that differ from their lines, and what the reader tolerated.
     #[command(after_help = AFTER_HELP)]
     Validate(ValidateArgs),
+    /// Check structure and the S-code policy rules.
+    ///
+    /// Runs everything `validate` does, then the policy's rules: stand-alone
+    /// S-code claims, revenue codes, units, authorizations, timely filing,
+    /// and the frequency rules over every input together, in order of date
+    /// of service (so an S0353 billed twice across two files is found).
+    #[command(after_help = AFTER_HELP)]
+    Check(CheckArgs),
+    /// List the S-code service lines as CSV or JSON.
+    ///
+    /// One row per S0353/S0354 line: file, claim id, form, code, modifiers,
+    /// revenue code, charge, units, date of service, authorization number
+    /// and frequency code. No PHI.
+    #[command(after_help = AFTER_HELP)]
+    Extract(ExtractArgs),
+    /// Print the embedded default policy (a starting point for --policy).
+    Policy,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// A policy file (TOML) to use instead of the embedded default.
+    ///
+    /// `scrub837 policy` prints the default, with every key explained.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Carelon approvals, CSV or JSON: auth_number, member_id, valid_from,
+    /// valid_to.
+    ///
+    /// CSV needs a header row (extra columns are allowed); JSON is an array
+    /// of objects with the same keys. Dates are YYYY-MM-DD. With it, the
+    /// auth-unknown, auth-member-mismatch and auth-window rules run.
+    #[arg(long, value_name = "FILE")]
+    pub auth: Option<PathBuf>,
+
+    /// The filing date for timely-filing (YYYY-MM-DD).
+    ///
+    /// Default: each transaction's creation date (BHT04).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RowFormatArg::Csv)]
+    pub format: RowFormatArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RowFormatArg {
+    /// A header row, then one row per line.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a date like 2024-03-31"))
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +279,29 @@ mod tests {
     #[test]
     fn command_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn check_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "scrub837",
+            "check",
+            "--policy",
+            "p.toml",
+            "--auth",
+            "a.csv",
+            "--as-of",
+            "2024-03-01",
+            "x.edi",
+        ])
+        .unwrap();
+        let Command::Check(c) = cli.command else {
+            panic!()
+        };
+        assert_eq!(c.as_of, chrono::NaiveDate::from_ymd_opt(2024, 3, 1));
+        assert!(c.policy.policy.is_some() && c.auth.is_some());
+        assert!(Cli::try_parse_from(["scrub837", "check", "--as-of", "03/01/2024", "x"]).is_err());
+        assert!(Cli::try_parse_from(["scrub837", "extract", "--format", "json", "x"]).is_ok());
     }
 
     #[test]

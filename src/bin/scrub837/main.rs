@@ -3,6 +3,7 @@
 
 mod args;
 mod inputs;
+mod progress;
 mod tree;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -10,12 +11,17 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use scrub837::report::{write_report, RenderOptions, Summary};
+use scrub837::auth::Authorizations;
+use scrub837::check::{CheckOptions, Checker};
+use scrub837::extract::scode_rows;
+use scrub837::policy::Policy;
+use scrub837::report::{write_report, PolicyInfo, RenderOptions, Summary};
 use scrub837::scan::{Counts, Scanner};
 use scrub837::{Finding, Severity};
 
 use args::{Cli, Command, ReportConfig};
 use inputs::Input;
+use progress::Progress;
 
 fn main() -> ExitCode {
     match run() {
@@ -47,6 +53,45 @@ fn run() -> anyhow::Result<ExitCode> {
             let scanner = Scanner::new().max_transaction_bytes(a.input.max_transaction_bytes);
             validate(&inputs, &scanner, &cfg)
         }
+        Command::Check(a) => {
+            let policy = load_policy(&a.policy)?;
+            let authorizations = match &a.auth {
+                Some(p) => Some(Authorizations::from_path(p)?),
+                None => None,
+            };
+            let inputs = inputs::resolve(&a.input.paths)?;
+            let cfg = a.report.resolve();
+            let opts = CheckOptions {
+                policy,
+                authorizations,
+                as_of: a.as_of,
+                scanner: Scanner::new().max_transaction_bytes(a.input.max_transaction_bytes),
+            };
+            check(&inputs, opts, &cfg)
+        }
+        Command::Extract(a) => {
+            let policy = load_policy(&a.policy)?;
+            let inputs = inputs::resolve(&a.input.paths)?;
+            let scanner = Scanner::new().max_transaction_bytes(a.input.max_transaction_bytes);
+            extract(&inputs, &scanner, &policy, a.format)
+        }
+        Command::Policy => {
+            io::stdout()
+                .lock()
+                .write_all(scrub837::policy::DEFAULT_POLICY.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load_policy(a: &args::PolicyArgs) -> anyhow::Result<Policy> {
+    match &a.policy {
+        None => Ok(Policy::default_policy().clone()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("{}: cannot read the policy", p.display()))?;
+            Policy::from_toml(&text).with_context(|| p.display().to_string())
+        }
     }
 }
 
@@ -56,6 +101,7 @@ fn validate(inputs: &[Input], scanner: &Scanner, cfg: &ReportConfig) -> anyhow::
     let mut findings: Vec<Finding> = Vec::new();
     let mut counts = Counts::default();
     let mut failed = false;
+    let progress = Progress::new(inputs);
     for input in inputs {
         let label = input.label();
         let start = findings.len();
@@ -64,7 +110,12 @@ fn validate(inputs: &[Input], scanner: &Scanner, cfg: &ReportConfig) -> anyhow::
             .with_context(|| format!("{label}: cannot open"))
             .and_then(|rdr| {
                 scanner
-                    .scan(rdr, label.as_str(), &mut |f| findings.push(f), &mut |_| {})
+                    .scan(
+                        progress.wrap(rdr, &label),
+                        label.as_str(),
+                        &mut |f| findings.push(f),
+                        &mut |_| {},
+                    )
                     .map_err(anyhow::Error::from)
                     .with_context(|| label.clone())
             });
@@ -79,16 +130,119 @@ fn validate(inputs: &[Input], scanner: &Scanner, cfg: &ReportConfig) -> anyhow::
             }
         }
     }
+    progress.finish();
     let summary = Summary::new(counts, None, &findings);
+    report(&findings, &summary, None, cfg)?;
+    Ok(exit_code(failed, &findings, cfg.deny_warnings))
+}
+
+fn check(inputs: &[Input], opts: CheckOptions, cfg: &ReportConfig) -> anyhow::Result<ExitCode> {
+    let policy = opts.policy.info();
+    let mut run = Checker::new(opts);
+    let mut failed = false;
+    let progress = Progress::new(inputs);
+    for input in inputs {
+        let label = input.label();
+        let result = input
+            .open()
+            .with_context(|| format!("{label}: cannot open"))
+            .and_then(|rdr| {
+                run.check(progress.wrap(rdr, &label), label.as_str())
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| label.clone())
+            });
+        if let Err(e) = result {
+            failed = true;
+            eprintln!("scrub837: {e:#}");
+        }
+    }
+    progress.finish();
+    let out = run.finish();
+    let summary = Summary::new(out.counts, Some(out.scode_lines), &out.findings);
+    report(&out.findings, &summary, Some(&policy), cfg)?;
+    Ok(exit_code(failed, &out.findings, cfg.deny_warnings))
+}
+
+fn extract(
+    inputs: &[Input],
+    scanner: &Scanner,
+    policy: &Policy,
+    format: args::RowFormatArg,
+) -> anyhow::Result<ExitCode> {
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for input in inputs {
+        let label: std::sync::Arc<str> = input.label().into();
+        let result = input
+            .open()
+            .with_context(|| format!("{label}: cannot open"))
+            .and_then(|rdr| {
+                scanner
+                    .scan(rdr, label.clone(), &mut |_| {}, &mut |tx| {
+                        scode_rows(tx, policy, &label, &mut rows)
+                    })
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| label.to_string())
+            });
+        if let Err(e) = result {
+            failed = true;
+            eprintln!("scrub837: {e:#}");
+        }
+    }
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match format {
+        args::RowFormatArg::Json => {
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        args::RowFormatArg::Csv => {
+            let mut w = csv::Writer::from_writer(&mut out);
+            if rows.is_empty() {
+                w.write_record([
+                    "file",
+                    "claim_id",
+                    "form",
+                    "code",
+                    "modifiers",
+                    "revenue_code",
+                    "charge",
+                    "units",
+                    "date_of_service",
+                    "authorization",
+                    "frequency",
+                    "segment",
+                ])?;
+            }
+            for r in &rows {
+                w.serialize(r)?;
+            }
+            w.flush()?;
+        }
+    }
+    out.flush()?;
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn report(
+    findings: &[Finding],
+    summary: &Summary,
+    policy: Option<&PolicyInfo>,
+    cfg: &ReportConfig,
+) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let opts = RenderOptions {
         show_phi: cfg.show_phi,
         color: cfg.color,
     };
-    write_report(&mut out, cfg.format, &findings, &summary, None, &opts)?;
+    write_report(&mut out, cfg.format, findings, summary, policy, &opts)?;
     out.flush()?;
-    Ok(exit_code(failed, &findings, cfg.deny_warnings))
+    Ok(())
 }
 
 fn exit_code(failed: bool, findings: &[Finding], deny_warnings: bool) -> ExitCode {
