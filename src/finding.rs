@@ -164,7 +164,7 @@ rule_ids! {
         "Ask the sender to fix the file's formatting; scrub837 read it anyway.";
     /// A claim holds an S-code line and a line with another procedure.
     StandaloneClaim = "standalone-claim", Error,
-        "Split the claim: bill the S-code on a claim of its own (scrub837 fix does this).";
+        "Split the claim: bill the S-code on a claim of its own, apart from the other services.";
     /// An 837I S-code line's revenue code is not the program's.
     RevenueCode0960 = "revenue-code-0960", Error,
         "Bill the S-code line under revenue code 0960.";

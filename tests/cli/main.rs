@@ -5,5 +5,6 @@ mod fuzz;
 mod parse;
 mod pyx12;
 mod reading;
+mod readme;
 mod util;
 mod validate;

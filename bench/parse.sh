@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The foundation's and the rule pack's benchmarks, on generated inputs:
+#
+#   1. parse into the claim model vs. a memchr-only tokenizer, 837P and 837I
+#      of SIZE (default 200M), single-threaded: MB/s of both and the ratio;
+#   2. validate and check over one 837P of BIG (default 1G): wall time and
+#      peak memory (/usr/bin/time), and check's time as a multiple of
+#      validate's.
+#
+# Usage: bench/parse.sh [SIZE] [BIG]      Inputs go to bench/out/ (ignored
+# by git); they are made once per size and seed and reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE=${1:-200M}
+BIG=${2:-1G}
+OUT=bench/out
+mkdir -p "$OUT"
+cargo build --release --quiet --bin scrub837 --example gen837 --example bench_parse
+GEN=target/release/examples/gen837
+for kind in P I; do
+    f="$OUT/837$kind-$SIZE.edi"
+    [ -s "$f" ] || "$GEN" --kind "$kind" --bytes "$SIZE" --seed 7 -o "$f"
+    echo "== 837$kind, $SIZE"
+    target/release/examples/bench_parse "$f" --runs 3
+done
+big="$OUT/837P-$BIG.edi"
+[ -s "$big" ] || "$GEN" --kind P --bytes "$BIG" --seed 7 -o "$big"
+echo "== validate and check, 837P, $BIG"
+measure() {
+    local name=$1; shift
+    # Best of three wall times; peak memory of the last run.
+    local best=""
+    for _ in 1 2 3; do
+        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" > /dev/null || true
+        read -r secs kb < "$OUT/time.txt"
+        if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; fi
+    done
+    local mb
+    mb=$(stat -c %s "$big" | awk '{printf "%.1f", $1/1e6}')
+    echo "$name: $best s, $(awk "BEGIN{printf \"%.1f\", $mb/$best}") MB/s, peak $((kb / 1024)) MiB" >&2
+    echo "$best"
+}
+v=$(measure validate target/release/scrub837 validate --format json "$big")
+c=$(measure check target/release/scrub837 check --format json "$big")
+echo "check / validate: $(awk "BEGIN{printf \"%.2f\", $c/$v}")"
