@@ -59,10 +59,28 @@ impl Default for Delimiters {
 /// assert_eq!(SegmentId::new(b"CLM").to_string(), "CLM");
 /// assert_eq!(SegmentId::from_bytes(b"N1X2"), None);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct SegmentId([u8; 3]);
 
+impl PartialOrd for SegmentId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Ordered as one integer: the loop builder binary-searches ids per segment.
+impl Ord for SegmentId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
 impl SegmentId {
+    #[inline]
+    fn key(&self) -> u32 {
+        u32::from_be_bytes([0, self.0[0], self.0[1], self.0[2]])
+    }
+
     /// Packs a known-good 2 or 3 byte id; shorter ids are padded with NUL.
     ///
     /// # Panics
@@ -226,23 +244,23 @@ impl<'a> Segment<'a> {
             els: [&[][..]; N],
             len: 0,
         };
-        let sep = self.delims.element;
-        let b = self.bytes;
-        let Some(mut start) = find(sep, b).map(|i| i + 1) else {
+        let (b, sep) = (self.bytes, self.delims.element);
+        let Some(first) = find(sep, b) else {
             return out;
         };
-        let mut i = start;
-        while out.len < N {
-            if i == b.len() || b[i] == sep {
+        let mut start = first + 1;
+        for (i, &x) in b.iter().enumerate().skip(start) {
+            if x == sep {
                 out.els[out.len] = &b[start..i];
                 out.len += 1;
-                if i == b.len() {
-                    break;
+                if out.len == N {
+                    return out;
                 }
                 start = i + 1;
             }
-            i += 1;
         }
+        out.els[out.len] = &b[start..];
+        out.len += 1;
         out
     }
 
