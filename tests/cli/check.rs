@@ -443,3 +443,25 @@ fn extract_lists_scode_lines() {
     let text = stdout(&all);
     assert!(!text.contains("XYZ8844"), "member ids leaked");
 }
+
+#[test]
+fn a_directory_of_a_thousand_files_is_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let jan = std::fs::read(crate::util::data("rules/s0353-jan.edi")).unwrap();
+    for i in 0..999 {
+        // The same billing sent again and again: retries, not new S0353s.
+        std::fs::write(dir.path().join(format!("{i:04}.edi")), &jan).unwrap();
+    }
+    std::fs::copy(
+        crate::util::data("rules/s0353-again-mar.edi"),
+        dir.path().join("0999.edi"),
+    )
+    .unwrap();
+    let r = check(&[s(dir.path())]);
+    assert_eq!(r.json["summary"]["files"], 1000);
+    assert_eq!(r.hits(), [("s0353-once".to_string(), "ONC2".to_string())]);
+    assert!(r.only("s0353-once")["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("0999.edi"));
+}
