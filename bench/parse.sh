@@ -32,7 +32,7 @@ measure() {
     local best=""
     for _ in 1 2 3; do
         /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" > /dev/null || true
-        read -r secs kb < "$OUT/time.txt"
+        read -r secs kb < <(tail -n 1 "$OUT/time.txt")
         if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; fi
     done
     local mb

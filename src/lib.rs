@@ -45,6 +45,7 @@ pub mod envelope;
 mod error;
 pub mod extract;
 mod finding;
+pub mod fix;
 pub mod grammar;
 pub mod lex;
 pub mod model;
@@ -53,6 +54,7 @@ pub mod reader;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod write;
 
 pub use error::{Error, ErrorKind, Result};
 

@@ -1,10 +1,12 @@
 //! Integration tests: one binary, a module per command or concern.
 
 mod check;
+mod fix;
 mod fuzz;
 mod parse;
 mod pyx12;
 mod reading;
 mod readme;
+mod synth;
 mod util;
 mod validate;

@@ -25,7 +25,7 @@ fn python() -> Option<PathBuf> {
     None
 }
 
-fn require_python() -> Option<PathBuf> {
+pub fn require_python() -> Option<PathBuf> {
     let p = python();
     if p.is_none() {
         assert!(
@@ -42,7 +42,7 @@ fn require_python() -> Option<PathBuf> {
 /// x12valid exits 1 even for clean files, and says nothing for a missing
 /// path, so the verdict is read from its words: `FILE: OK`, and no ERROR
 /// or Failure line.
-fn pyx12_verdict(python: &Path, file: &Path) -> Result<(), String> {
+pub fn pyx12_verdict(python: &Path, file: &Path) -> Result<(), String> {
     let dir = tempfile::tempdir().expect("temp dir");
     // x12valid writes its 999 beside the input: work on a copy.
     let copy = dir.path().join(file.file_name().expect("file name"));

@@ -53,8 +53,67 @@ pub enum Command {
     /// and frequency code. No PHI.
     #[command(after_help = AFTER_HELP)]
     Extract(ExtractArgs),
+    /// Split mixed claims into stand-alone S-code claims; fix revenue codes.
+    ///
+    /// An original claim (frequency 1) that holds S-code lines and other
+    /// services is split: each S-code line moves to a new claim of its own
+    /// right after the original, with a copy of the claim header and a new
+    /// patient control number; totals, LX numbers and trailer counts are
+    /// recomputed. On 837I, S-code lines get the policy's revenue code
+    /// (0960). Every segment the fix does not change is written back byte
+    /// for byte. Replacements, voids and claims with claim-level payments of
+    /// another payer are reported as not fixed. The output is written to a
+    /// temporary file and renamed into place, or not at all.
+    ///
+    /// Exit status: 0 when everything found was fixed, 1 when something was
+    /// left for review (listed in the report), 2 on errors (nothing written).
+    Fix(FixArgs),
     /// Print the embedded default policy (a starting point for --policy).
     Policy,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// The 837 file to fix; `-` is standard input.
+    #[arg(value_name = "INPUT")]
+    pub input: PathBuf,
+
+    /// Where to write the fixed file; `-` is standard output.
+    ///
+    /// A file is written to a temporary file in the same folder and renamed
+    /// into place, with owner-only permissions; on any error the target is
+    /// left untouched.
+    #[arg(
+        short,
+        long,
+        value_name = "OUTPUT",
+        required_unless_present = "dry_run"
+    )]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Leave 837I revenue codes as they are.
+    #[arg(long)]
+    pub no_revenue_fix: bool,
+
+    /// Report the changes without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = TreeFormatArg::Text)]
+    pub format: TreeFormatArg,
+
+    /// Write the report to this file instead of standard output (standard
+    /// error when the fixed X12 goes to standard output).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// The largest transaction held in memory, in bytes (K, M, G accepted).
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub max_transaction_bytes: usize,
 }
 
 #[derive(Debug, Args)]

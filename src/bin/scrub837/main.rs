@@ -2,6 +2,7 @@
 //! done by the `scrub837` library.
 
 mod args;
+mod fixcmd;
 mod inputs;
 mod progress;
 mod tree;
@@ -74,6 +75,15 @@ fn run() -> anyhow::Result<ExitCode> {
             let inputs = inputs::resolve(&a.input.paths)?;
             let scanner = Scanner::new().max_transaction_bytes(a.input.max_transaction_bytes);
             extract(&inputs, &scanner, &policy, a.format)
+        }
+        Command::Fix(a) => {
+            let opts = scrub837::fix::FixOptions {
+                policy: load_policy(&a.policy)?,
+                revenue_fix: !a.no_revenue_fix,
+                max_transaction_bytes: a.max_transaction_bytes,
+                reserved_ids: Default::default(),
+            };
+            fixcmd::run(&a, opts)
         }
         Command::Policy => {
             io::stdout()

@@ -1,0 +1,757 @@
+//! `fix`: split mixed claims into stand-alone S-code claims and correct
+//! 837I revenue codes, keeping every byte the fix does not change.
+//!
+//! The fix streams, one transaction at a time, like the reader. For each
+//! transaction it plans the edits on the claim model, then writes the
+//! transaction's segments: untouched ones byte for byte (lead and tail
+//! included), edited ones with the input's separators and the line break of
+//! the segment they replace ([`crate::write`]). It recomputes only what an
+//! edit touches: CLM02 of split claims, LX numbers, SE01; and GE01/IEA01
+//! from what was counted.
+//!
+//! The contract is the policy document's section "The fixes": every input
+//! service line appears in exactly one output claim, and the charges of the
+//! split claims add up to the original total. A replacement or void, a claim
+//! with claim-level adjudication from another payer (2320 AMT or CAS), and a
+//! transaction with structure errors are left as they are and reported as
+//! not fixed.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::envelope::EnvelopeChecker;
+use crate::error::{Error, ErrorKind, Result};
+use crate::finding::{Position, RuleId, Severity};
+use crate::grammar::builder::LoopBuilder;
+use crate::grammar::{Form, Grammars};
+use crate::model::{build_transaction, Amount, Transaction};
+use crate::policy::Policy;
+use crate::reader::{Block, BlockKind, ReaderBuilder};
+use crate::report::PolicyInfo;
+use crate::rules::{ClaimFacts, Frequency};
+use crate::write::{copy_segment, replace_segment, with_element};
+
+/// The longest patient control number the guides allow (CLM01).
+pub const MAX_CLAIM_ID: usize = 20;
+
+/// Settings of a fix.
+#[derive(Clone, Debug)]
+pub struct FixOptions {
+    /// The policy: S-codes, the revenue code, payer scope.
+    pub policy: Policy,
+    /// Rewrite 837I S-code revenue codes to the policy's (default true).
+    pub revenue_fix: bool,
+    /// The largest transaction held in memory.
+    pub max_transaction_bytes: usize,
+    /// Claim ids that new ids must not take (ids found later in the input
+    /// on an earlier attempt).
+    pub reserved_ids: HashSet<String>,
+}
+
+impl Default for FixOptions {
+    fn default() -> Self {
+        FixOptions {
+            policy: Policy::default_policy().clone(),
+            revenue_fix: true,
+            max_transaction_bytes: 64 << 20,
+            reserved_ids: HashSet::new(),
+        }
+    }
+}
+
+/// A new claim made by a split.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NewClaim {
+    /// Its CLM01.
+    pub claim_id: String,
+    /// The S-code it carries.
+    pub code: String,
+    /// The line's LX01 in the original claim.
+    pub original_line: Option<u32>,
+    /// Its CLM02, the line's charge.
+    pub total: String,
+}
+
+/// One edit the fix made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Change {
+    /// A mixed claim split into the original and stand-alone S-code claims.
+    Split {
+        /// The CLM segment of the original, in the input.
+        segment: u64,
+        /// CLM01 of the original.
+        claim_id: String,
+        /// CLM02 before.
+        old_total: String,
+        /// CLM02 of the original after.
+        new_total: String,
+        /// The claims made from its S-code lines, right after it.
+        new_claims: Vec<NewClaim>,
+    },
+    /// An 837I S-code line's revenue code rewritten.
+    RevenueCode {
+        /// The SV2 segment, in the input.
+        segment: u64,
+        /// CLM01 of the claim it is in (the new claim's, after a split).
+        claim_id: String,
+        /// The S-code.
+        code: String,
+        /// SV2-01 before.
+        old: String,
+        /// SV2-01 after.
+        new: String,
+    },
+    /// A trailer count recomputed (SE01, GE01 or IEA01).
+    Count {
+        /// The trailer segment, in the input.
+        segment: u64,
+        /// `SE01`, `GE01` or `IEA01`.
+        element: &'static str,
+        /// Before.
+        old: String,
+        /// After.
+        new: String,
+    },
+}
+
+/// A finding the fix left for a person, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NotFixed {
+    /// The CLM segment.
+    pub segment: u64,
+    /// CLM01.
+    pub claim_id: String,
+    /// The rule that stays broken.
+    pub rule: RuleId,
+    /// Why the fix left it.
+    pub reason: String,
+}
+
+/// Counts of the fix.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FixSummary {
+    /// Transactions read.
+    pub transactions: u64,
+    /// Claims read.
+    pub claims: u64,
+    /// Claims split.
+    pub claims_split: u64,
+    /// Claims made by splits.
+    pub claims_created: u64,
+    /// Revenue codes rewritten.
+    pub revenue_codes_fixed: u64,
+    /// Trailer counts recomputed to a new value.
+    pub counts_recomputed: u64,
+    /// Findings left for review.
+    pub not_fixed: u64,
+}
+
+/// What a fix did, for the report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FixReport {
+    /// The input path as given.
+    pub input: String,
+    /// Every edit, in input order.
+    pub changes: Vec<Change>,
+    /// What was left for review.
+    pub not_fixed: Vec<NotFixed>,
+    /// Counts.
+    pub summary: FixSummary,
+    /// New claim ids that a later claim of the input also uses; non-empty
+    /// means the output must not be used (see [`fix`]).
+    #[serde(skip)]
+    pub collisions: Vec<String>,
+}
+
+fn id_hash(id: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
+struct Fixer<'o> {
+    opts: &'o FixOptions,
+    label: Arc<str>,
+    report: FixReport,
+    seen_ids: HashSet<u64>,
+    generated: HashMap<u64, String>,
+    st_in_group: u64,
+    gs_in_interchange: u64,
+    out: Vec<u8>,
+}
+
+/// Writes segment `i` of the block to the output, whole or with new content.
+type Emit<'a> = dyn FnMut(&mut Vec<u8>, usize, Option<&[u8]>) + 'a;
+
+/// The plan for one claim.
+#[derive(Default)]
+struct ClaimPlan {
+    /// Indices (into the claim's lines) of the S-code lines to move out.
+    split: Vec<usize>,
+    new_ids: Vec<String>,
+}
+
+impl<'o> Fixer<'o> {
+    fn new_id(&mut self, base: &[u8], later_in_tx: &HashSet<u64>) -> String {
+        let base = String::from_utf8_lossy(base.trim_ascii()).into_owned();
+        for k in 1.. {
+            let suffix = format!("S{k}");
+            let keep = MAX_CLAIM_ID.saturating_sub(suffix.len());
+            let mut cut = base.len().min(keep);
+            while !base.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let candidate = format!("{}{suffix}", &base[..cut]);
+            let h = id_hash(candidate.as_bytes());
+            if !self.seen_ids.contains(&h)
+                && !later_in_tx.contains(&h)
+                && !self.opts.reserved_ids.contains(&candidate)
+            {
+                self.seen_ids.insert(h);
+                self.generated.insert(h, candidate.clone());
+                return candidate;
+            }
+        }
+        unreachable!("the suffix counter runs until a free id is found")
+    }
+
+    fn envelope(&mut self, block: &Block) {
+        let Some(seg) = block.first() else {
+            self.out.extend_from_slice(block.bytes());
+            return;
+        };
+        let span = block.spans()[0];
+        let id = seg.id_bytes().to_ascii_uppercase();
+        let (element, count) = match id.as_slice() {
+            b"ISA" => {
+                self.gs_in_interchange = 0;
+                (None, 0)
+            }
+            b"GS" => {
+                self.gs_in_interchange += 1;
+                self.st_in_group = 0;
+                (None, 0)
+            }
+            b"GE" => (Some("GE01"), self.st_in_group),
+            b"IEA" => (Some("IEA01"), self.gs_in_interchange),
+            _ => (None, 0),
+        };
+        match element {
+            Some(name) if seg.value(1).trim_ascii() != count.to_string().as_bytes() => {
+                let new = count.to_string();
+                replace_segment(
+                    &mut self.out,
+                    block.bytes(),
+                    &span,
+                    &with_element(seg.as_bytes(), seg.delimiters(), 1, new.as_bytes()),
+                );
+                self.report.changes.push(Change::Count {
+                    segment: seg.position().segment,
+                    element: name,
+                    old: String::from_utf8_lossy(seg.value(1)).into_owned(),
+                    new,
+                });
+                self.report.summary.counts_recomputed += 1;
+            }
+            _ => self.out.extend_from_slice(block.bytes()),
+        }
+    }
+
+    fn not_fixed(&mut self, segment: u64, claim_id: &[u8], rule: RuleId, reason: &str) {
+        self.report.not_fixed.push(NotFixed {
+            segment,
+            claim_id: String::from_utf8_lossy(claim_id).into_owned(),
+            rule,
+            reason: reason.to_string(),
+        });
+        self.report.summary.not_fixed += 1;
+    }
+
+    fn transaction(&mut self, block: &Block, tx: &Transaction<'_>, structure_errors: bool) {
+        let opts = self.opts;
+        let policy = &opts.policy;
+        let first = block.position().segment;
+        let idx = |p: Position| (p.segment - first) as usize;
+        let claims: Vec<_> = tx.claims().collect();
+        let later_in_tx: HashSet<u64> = claims.iter().map(|c| id_hash(c.id)).collect();
+        for c in &claims {
+            let h = id_hash(c.id);
+            if let Some(id) = self.generated.get(&h) {
+                self.report.collisions.push(id.clone());
+            }
+        }
+        // Plan.
+        let mut plans: HashMap<usize, ClaimPlan> = HashMap::new();
+        let mut sv2_rewrites: HashMap<usize, (Vec<u8>, String, String, String)> = HashMap::new();
+        for (ci, claim) in claims.iter().enumerate() {
+            if !policy.in_scope(claim.subscriber().payer_id) {
+                continue;
+            }
+            let facts = ClaimFacts::new(*claim, policy, self.label.clone());
+            if facts.scodes.is_empty() {
+                continue;
+            }
+            let frequency = Frequency::from_code(claim.frequency);
+            let mixed = facts.other_lines > 0;
+            let bad_revenue: Vec<_> = facts
+                .scodes
+                .iter()
+                .filter(|s| {
+                    tx.form == Form::Institutional
+                        && s.line.revenue_code != Some(policy.institutional_revenue_code.as_bytes())
+                })
+                .collect();
+            if structure_errors {
+                if mixed {
+                    self.not_fixed(
+                        claim.position.segment,
+                        claim.id,
+                        RuleId::StandaloneClaim,
+                        "the transaction has structure errors; fix them first",
+                    );
+                }
+                for _ in &bad_revenue {
+                    self.not_fixed(
+                        claim.position.segment,
+                        claim.id,
+                        RuleId::RevenueCode0960,
+                        "the transaction has structure errors; fix them first",
+                    );
+                }
+                continue;
+            }
+            if self.opts.revenue_fix && frequency != Frequency::Void {
+                for s in &bad_revenue {
+                    let at = idx(s.line.service_position);
+                    let seg = block
+                        .segments()
+                        .nth(at)
+                        .expect("the SV2 segment is in the block");
+                    let content = with_element(
+                        seg.as_bytes(),
+                        seg.delimiters(),
+                        1,
+                        policy.institutional_revenue_code.as_bytes(),
+                    );
+                    let old =
+                        String::from_utf8_lossy(s.line.revenue_code.unwrap_or(&[])).into_owned();
+                    sv2_rewrites.insert(
+                        at,
+                        (
+                            content,
+                            old,
+                            policy.code(s.kind).to_string(),
+                            String::from_utf8_lossy(claim.id).into_owned(),
+                        ),
+                    );
+                }
+            }
+            if !mixed {
+                continue;
+            }
+            let reason = if frequency != Frequency::Original {
+                Some("a replacement or void (or other non-original frequency) is not split; correct the original claim")
+            } else if claim.other_payer_adjudication {
+                Some("the claim carries claim-level adjudication from another payer (2320 AMT or CAS), which cannot be divided")
+            } else if claim.lines().iter().any(|l| l.charge.is_none()) {
+                Some("a line charge is missing or unreadable, so the totals cannot be recomputed")
+            } else if claim.id.trim_ascii().is_empty() {
+                Some("the claim has no patient control number to derive new ids from")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                self.not_fixed(
+                    claim.position.segment,
+                    claim.id,
+                    RuleId::StandaloneClaim,
+                    reason,
+                );
+                continue;
+            }
+            let split: Vec<usize> = claim
+                .lines()
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| {
+                    l.procedure
+                        .and_then(|p| policy.scode(p.qualifier, p.code))
+                        .is_some()
+                })
+                .map(|(i, _)| i)
+                .collect();
+            let new_ids = split
+                .iter()
+                .map(|_| self.new_id(claim.id, &later_in_tx))
+                .collect();
+            plans.insert(ci, ClaimPlan { split, new_ids });
+        }
+        for c in &claims {
+            self.seen_ids.insert(id_hash(c.id));
+        }
+        self.report.summary.claims += claims.len() as u64;
+        if plans.is_empty() && sv2_rewrites.is_empty() {
+            self.write_verbatim_transaction(block);
+            return;
+        }
+        // Where each claim and line ends: a claim runs to the next CLM, HL
+        // or SE; a line to the next LX or the claim's end.
+        let ids: Vec<Vec<u8>> = block
+            .segments()
+            .map(|s| s.id_bytes().to_ascii_uppercase())
+            .collect();
+        let claim_end = |start: usize| {
+            (start + 1..ids.len())
+                .find(|&i| matches!(ids[i].as_slice(), b"CLM" | b"HL" | b"SE"))
+                .unwrap_or(ids.len())
+        };
+        let bytes = block.bytes();
+        let spans = block.spans();
+        let segs: Vec<_> = block.segments().collect();
+        let mut out = std::mem::take(&mut self.out);
+        let written = std::cell::Cell::new(0u64);
+        let mut emit = |out: &mut Vec<u8>, i: usize, content: Option<&[u8]>| {
+            match content {
+                Some(c) => replace_segment(out, bytes, &spans[i], c),
+                None => copy_segment(out, bytes, &spans[i]),
+            }
+            written.set(written.get() + 1);
+        };
+        let claim_starts: HashMap<usize, usize> = claims
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| (idx(c.position), ci))
+            .collect();
+        let mut i = 0;
+        while i < segs.len() {
+            let seg = &segs[i];
+            if let Some(&ci) = claim_starts.get(&i) {
+                let claim = &claims[ci];
+                let end = claim_end(i);
+                let lines = claim.lines();
+                let line_starts: Vec<usize> = lines.iter().map(|l| idx(l.position)).collect();
+                let header_end = line_starts.first().copied().unwrap_or(end);
+                let line_range =
+                    |k: usize| line_starts[k]..line_starts.get(k + 1).copied().unwrap_or(end);
+                let plan = plans.remove(&ci);
+                let moved: &[usize] = plan.as_ref().map_or(&[], |p| p.split.as_slice());
+                // The original: header (CLM02 recomputed), the lines it
+                // keeps (LX renumbered).
+                let kept_total: Amount = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| !moved.contains(k))
+                    .filter_map(|(_, l)| l.charge)
+                    .sum();
+                for (h, seg) in segs.iter().enumerate().take(header_end).skip(i) {
+                    if h == i && plan.is_some() {
+                        emit(
+                            &mut out,
+                            h,
+                            Some(&with_element(
+                                seg.as_bytes(),
+                                seg.delimiters(),
+                                2,
+                                kept_total.to_string().as_bytes(),
+                            )),
+                        );
+                    } else {
+                        emit(&mut out, h, None);
+                    }
+                }
+                let mut number = 0u32;
+                for k in (0..lines.len()).filter(|k| !moved.contains(k)) {
+                    number += 1;
+                    for s in line_range(k) {
+                        self.emit_line_segment(
+                            &mut out,
+                            &mut emit,
+                            &segs,
+                            s,
+                            line_starts[k],
+                            number,
+                            &sv2_rewrites,
+                            None,
+                        );
+                    }
+                }
+                if let Some(plan) = plan {
+                    let mut new_claims = Vec::new();
+                    for (&k, new_id) in plan.split.iter().zip(&plan.new_ids) {
+                        let line = &lines[k];
+                        let charge = line.charge.unwrap_or(Amount::ZERO);
+                        for (h, s) in segs.iter().enumerate().take(header_end).skip(i) {
+                            let d = s.delimiters();
+                            if h == i {
+                                let c = with_element(s.as_bytes(), d, 1, new_id.as_bytes());
+                                emit(
+                                    &mut out,
+                                    h,
+                                    Some(&with_element(&c, d, 2, charge.to_string().as_bytes())),
+                                );
+                            } else if s.is(b"REF") && s.value(1).trim_ascii() == b"D9" {
+                                // A clearinghouse claim id is the claim's own.
+                                emit(
+                                    &mut out,
+                                    h,
+                                    Some(&with_element(s.as_bytes(), d, 2, new_id.as_bytes())),
+                                );
+                            } else {
+                                emit(&mut out, h, None);
+                            }
+                        }
+                        for s in line_range(k) {
+                            self.emit_line_segment(
+                                &mut out,
+                                &mut emit,
+                                &segs,
+                                s,
+                                line_starts[k],
+                                1,
+                                &sv2_rewrites,
+                                Some(new_id),
+                            );
+                        }
+                        let kind = line
+                            .procedure
+                            .and_then(|p| policy.scode(p.qualifier, p.code))
+                            .expect("a split line is an S-code line");
+                        new_claims.push(NewClaim {
+                            claim_id: new_id.clone(),
+                            code: policy.code(kind).to_string(),
+                            original_line: line.number,
+                            total: charge.to_string(),
+                        });
+                    }
+                    self.report.summary.claims_split += 1;
+                    self.report.summary.claims_created += new_claims.len() as u64;
+                    self.report.changes.push(Change::Split {
+                        segment: claim.position.segment,
+                        claim_id: String::from_utf8_lossy(claim.id).into_owned(),
+                        old_total: claim.total.map(|t| t.to_string()).unwrap_or_default(),
+                        new_total: kept_total.to_string(),
+                        new_claims,
+                    });
+                }
+                i = end;
+                continue;
+            }
+            if seg.is(b"SE") {
+                let count = written.get() + 1;
+                if seg.value(1).trim_ascii() != count.to_string().as_bytes() {
+                    emit(
+                        &mut out,
+                        i,
+                        Some(&with_element(
+                            seg.as_bytes(),
+                            seg.delimiters(),
+                            1,
+                            count.to_string().as_bytes(),
+                        )),
+                    );
+                    // A recount after a split is part of the split; report
+                    // only a count that was wrong in the input.
+                    if count == block.segment_count() {
+                        self.report.changes.push(Change::Count {
+                            segment: seg.position().segment,
+                            element: "SE01",
+                            old: String::from_utf8_lossy(seg.value(1)).into_owned(),
+                            new: count.to_string(),
+                        });
+                        self.report.summary.counts_recomputed += 1;
+                    }
+                } else {
+                    emit(&mut out, i, None);
+                }
+            } else {
+                emit(&mut out, i, None);
+            }
+            i += 1;
+        }
+        self.out = out;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_line_segment(
+        &mut self,
+        out: &mut Vec<u8>,
+        emit: &mut Emit<'_>,
+        segs: &[crate::lex::Segment<'_>],
+        s: usize,
+        lx: usize,
+        number: u32,
+        sv2_rewrites: &HashMap<usize, (Vec<u8>, String, String, String)>,
+        new_claim: Option<&String>,
+    ) {
+        let seg = &segs[s];
+        if s == lx {
+            let n = number.to_string();
+            if seg.value(1).trim_ascii() == n.as_bytes() {
+                emit(out, s, None);
+            } else {
+                emit(
+                    out,
+                    s,
+                    Some(&with_element(
+                        seg.as_bytes(),
+                        seg.delimiters(),
+                        1,
+                        n.as_bytes(),
+                    )),
+                );
+            }
+        } else if let Some((content, old, code, claim_id)) = sv2_rewrites.get(&s) {
+            emit(out, s, Some(content));
+            self.report.changes.push(Change::RevenueCode {
+                segment: seg.position().segment,
+                claim_id: new_claim.cloned().unwrap_or_else(|| claim_id.clone()),
+                code: code.clone(),
+                old: old.clone(),
+                new: self.opts.policy.institutional_revenue_code.clone(),
+            });
+            self.report.summary.revenue_codes_fixed += 1;
+        } else {
+            emit(out, s, None);
+        }
+    }
+
+    fn write_verbatim_transaction(&mut self, block: &Block) {
+        // Only a wrong SE01 is corrected in an otherwise untouched
+        // transaction.
+        let segs: Vec<_> = block.segments().collect();
+        let last = segs.len().saturating_sub(1);
+        match segs.last() {
+            Some(se)
+                if block.is_ended()
+                    && se.value(1).trim_ascii() != block.segment_count().to_string().as_bytes() =>
+            {
+                let span = block.spans()[last];
+                self.out.extend_from_slice(&block.bytes()[..span.start]);
+                let new = block.segment_count().to_string();
+                replace_segment(
+                    &mut self.out,
+                    block.bytes(),
+                    &span,
+                    &with_element(se.as_bytes(), se.delimiters(), 1, new.as_bytes()),
+                );
+                self.report.changes.push(Change::Count {
+                    segment: se.position().segment,
+                    element: "SE01",
+                    old: String::from_utf8_lossy(se.value(1)).into_owned(),
+                    new,
+                });
+                self.report.summary.counts_recomputed += 1;
+            }
+            _ => self.out.extend_from_slice(block.bytes()),
+        }
+    }
+}
+
+/// Fixes one input, writing the fixed X12 to `out` transaction by
+/// transaction.
+///
+/// # Errors
+///
+/// The input cannot be read or is not X12; a transaction is larger than the
+/// limit (its bytes were not kept, so it cannot be written); writing fails.
+/// New claim ids that a *later* claim of the input turns out to use are
+/// returned in [`FixReport::collisions`]: the output must then be discarded
+/// and the fix run again with those ids in [`FixOptions::reserved_ids`].
+///
+/// ```
+/// use scrub837::fix::{fix, FixOptions};
+/// let input = include_bytes!("../../samples/837p-mixed-scode.edi");
+/// let mut out = Vec::new();
+/// let report = fix(&input[..], "in.edi", &mut out, &FixOptions::default()).unwrap();
+/// assert_eq!(report.summary.claims_split, 2);
+/// // Fixing the output changes nothing.
+/// let mut again = Vec::new();
+/// let second = fix(&out[..], "out.edi", &mut again, &FixOptions::default()).unwrap();
+/// assert!(second.changes.is_empty());
+/// assert_eq!(again, out);
+/// ```
+pub fn fix<R: Read>(
+    rdr: R,
+    label: &str,
+    out: &mut dyn Write,
+    opts: &FixOptions,
+) -> Result<FixReport> {
+    let label: Arc<str> = label.into();
+    let mut reader = ReaderBuilder::new()
+        .max_transaction_bytes(opts.max_transaction_bytes)
+        .from_reader(rdr, label.clone());
+    let mut envelope = EnvelopeChecker::new(label.clone());
+    let grammars = Grammars::embedded();
+    let mut professional = LoopBuilder::new(&grammars.professional, label.clone());
+    let mut institutional = LoopBuilder::new(&grammars.institutional, label.clone());
+    let mut block = Block::new();
+    let mut fixer = Fixer {
+        opts,
+        label: label.clone(),
+        report: FixReport {
+            input: label.to_string(),
+            ..FixReport::default()
+        },
+        seen_ids: HashSet::new(),
+        generated: HashMap::new(),
+        st_in_group: 0,
+        gs_in_interchange: 0,
+        out: Vec::with_capacity(1 << 16),
+    };
+    while reader.read_block(&mut block, &mut |_| {})? {
+        let grammar = envelope.block(&block, &mut |_| {});
+        if block.kind() != BlockKind::Transaction {
+            fixer.envelope(&block);
+        } else {
+            fixer.st_in_group += 1;
+            fixer.report.summary.transactions += 1;
+            if block.is_oversized() {
+                return Err(Error::new(
+                    ErrorKind::NotX12 {
+                        reason: format!(
+                            "a transaction is larger than the limit of {} bytes and cannot be written; raise --max-transaction-bytes",
+                            opts.max_transaction_bytes
+                        ),
+                    },
+                    Some(block.position()),
+                ));
+            }
+            match grammar {
+                None => fixer.out.extend_from_slice(block.bytes()),
+                Some(g) => {
+                    let builder = match g.form {
+                        Form::Professional => &mut professional,
+                        Form::Institutional => &mut institutional,
+                    };
+                    // Count errors except those the fix itself repairs.
+                    let mut errors = 0;
+                    let tx = build_transaction(&block, builder, &mut |f| {
+                        if f.severity == Severity::Error && f.rule != RuleId::EnvelopeCount {
+                            errors += 1;
+                        }
+                    });
+                    fixer.transaction(&block, &tx, errors > 0);
+                }
+            }
+        }
+        if fixer.out.len() >= 1 << 16 {
+            out.write_all(&fixer.out)?;
+            fixer.out.clear();
+        }
+    }
+    out.write_all(&fixer.out)?;
+    out.flush()?;
+    Ok(fixer.report)
+}
+
+/// Information on the policy a fix used, for the report.
+pub fn policy_info(opts: &FixOptions) -> PolicyInfo {
+    opts.policy.info()
+}
