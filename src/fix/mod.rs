@@ -53,6 +53,50 @@ pub struct FixOptions {
     pub reserved_ids: HashSet<String>,
 }
 
+/// The separate interchange `--scode-out` writes: the claims made by splits,
+/// each under copies of its billing provider, subscriber and patient
+/// levels, in one transaction per input transaction and one group per form.
+#[derive(Debug, Default)]
+struct ScodeOut {
+    control_number: u64,
+    next_st: u64,
+    isa: Option<(Vec<u8>, Vec<u8>, crate::lex::Delimiters)>,
+    gs: Option<Vec<u8>>,
+    groups: std::collections::BTreeMap<Form, (Vec<u8>, Vec<Vec<u8>>)>,
+}
+
+impl ScodeOut {
+    /// The whole interchange, or nothing when no claim was moved.
+    fn finish(self) -> Vec<u8> {
+        let Some((isa, tail, d)) = self.isa else {
+            return Vec::new();
+        };
+        if self.groups.is_empty() {
+            return Vec::new();
+        }
+        let n = self.control_number;
+        let isa13 = format!("{n:09}");
+        let mut out = with_element(&isa, d, 13, isa13.as_bytes());
+        out.extend_from_slice(&tail);
+        let seg = |out: &mut Vec<u8>, content: String| {
+            out.extend_from_slice(content.as_bytes());
+            out.extend_from_slice(&tail);
+        };
+        let e = d.element as char;
+        for (g, (gs, txs)) in self.groups.values().enumerate() {
+            let gs06 = (n + g as u64).to_string();
+            out.extend_from_slice(&with_element(gs, d, 6, gs06.as_bytes()));
+            out.extend_from_slice(&tail);
+            for t in txs {
+                out.extend_from_slice(t);
+            }
+            seg(&mut out, format!("GE{e}{}{e}{gs06}", txs.len()));
+        }
+        seg(&mut out, format!("IEA{e}{}{e}{isa13}", self.groups.len()));
+        out
+    }
+}
+
 impl Default for FixOptions {
     fn default() -> Self {
         FixOptions {
@@ -185,6 +229,7 @@ struct Fixer<'o> {
     st_in_group: u64,
     gs_in_interchange: u64,
     out: Vec<u8>,
+    scode: Option<ScodeOut>,
 }
 
 /// Writes segment `i` of the block to the output, whole or with new content.
@@ -232,11 +277,20 @@ impl<'o> Fixer<'o> {
         let (element, count) = match id.as_slice() {
             b"ISA" => {
                 self.gs_in_interchange = 0;
+                if let Some(sc) = self.scode.as_mut() {
+                    if sc.isa.is_none() {
+                        let tail = block.bytes()[span.content_end..span.end].to_vec();
+                        sc.isa = Some((seg.as_bytes().to_vec(), tail, seg.delimiters()));
+                    }
+                }
                 (None, 0)
             }
             b"GS" => {
                 self.gs_in_interchange += 1;
                 self.st_in_group = 0;
+                if let Some(sc) = self.scode.as_mut() {
+                    sc.gs = Some(seg.as_bytes().to_vec());
+                }
                 (None, 0)
             }
             b"GE" => (Some("GE01"), self.st_in_group),
@@ -424,6 +478,18 @@ impl<'o> Fixer<'o> {
             }
             written.set(written.get() + 1);
         };
+        // With --scode-out, new claims go to a side buffer instead.
+        let side = self.scode.is_some();
+        let moved_count = std::cell::Cell::new(0u64);
+        let mut emit_moved = |out: &mut Vec<u8>, i: usize, content: Option<&[u8]>| {
+            match content {
+                Some(c) => replace_segment(out, bytes, &spans[i], c),
+                None => copy_segment(out, bytes, &spans[i]),
+            }
+            moved_count.set(moved_count.get() + 1);
+        };
+        let mut moved_out: Vec<(usize, Vec<u8>, u64)> = Vec::new();
+        let mut moved_buf = Vec::new();
         let claim_starts: HashMap<usize, usize> = claims
             .iter()
             .enumerate()
@@ -487,30 +553,35 @@ impl<'o> Fixer<'o> {
                     for (&k, new_id) in plan.split.iter().zip(&plan.new_ids) {
                         let line = &lines[k];
                         let charge = line.charge.unwrap_or(Amount::ZERO);
+                        let (target, em): (&mut Vec<u8>, &mut Emit<'_>) = if side {
+                            (&mut moved_buf, &mut emit_moved)
+                        } else {
+                            (&mut out, &mut emit)
+                        };
                         for (h, s) in segs.iter().enumerate().take(header_end).skip(i) {
                             let d = s.delimiters();
                             if h == i {
                                 let c = with_element(s.as_bytes(), d, 1, new_id.as_bytes());
-                                emit(
-                                    &mut out,
+                                em(
+                                    target,
                                     h,
                                     Some(&with_element(&c, d, 2, charge.to_string().as_bytes())),
                                 );
                             } else if s.is(b"REF") && s.value(1).trim_ascii() == b"D9" {
                                 // A clearinghouse claim id is the claim's own.
-                                emit(
-                                    &mut out,
+                                em(
+                                    target,
                                     h,
                                     Some(&with_element(s.as_bytes(), d, 2, new_id.as_bytes())),
                                 );
                             } else {
-                                emit(&mut out, h, None);
+                                em(target, h, None);
                             }
                         }
                         for s in line_range(k) {
                             self.emit_line_segment(
-                                &mut out,
-                                &mut emit,
+                                target,
+                                em,
                                 &segs,
                                 s,
                                 line_starts[k],
@@ -518,6 +589,13 @@ impl<'o> Fixer<'o> {
                                 &sv2_rewrites,
                                 Some(new_id),
                             );
+                        }
+                        if side {
+                            moved_out.push((
+                                ci,
+                                std::mem::take(&mut moved_buf),
+                                moved_count.replace(0),
+                            ));
                         }
                         let kind = line
                             .procedure
@@ -576,6 +654,137 @@ impl<'o> Fixer<'o> {
             i += 1;
         }
         self.out = out;
+        if !moved_out.is_empty() {
+            self.scode_transaction(block, tx, &claims, moved_out);
+        }
+    }
+
+    /// Writes the claims moved out of one transaction as a transaction of
+    /// the `--scode-out` interchange, under copies of their HL levels,
+    /// renumbered.
+    fn scode_transaction(
+        &mut self,
+        block: &Block,
+        tx: &Transaction<'_>,
+        claims: &[crate::model::ClaimRef<'_, '_>],
+        moved: Vec<(usize, Vec<u8>, u64)>,
+    ) {
+        let sc = self
+            .scode
+            .as_mut()
+            .expect("moved claims only with --scode-out");
+        let segs: Vec<_> = block.segments().collect();
+        let (bytes, spans) = (block.bytes(), block.spans());
+        let first = block.position().segment;
+        let idx = |p: Position| (p.segment - first) as usize;
+        let ids: Vec<Vec<u8>> = segs
+            .iter()
+            .map(|s| s.id_bytes().to_ascii_uppercase())
+            .collect();
+        let level_end = |start: usize| {
+            (start + 1..ids.len())
+                .find(|&i| matches!(ids[i].as_slice(), b"HL" | b"CLM" | b"SE"))
+                .unwrap_or(ids.len())
+        };
+        let d = segs[0].delimiters();
+        let st02 = format!("{:04}", sc.next_st);
+        sc.next_st += 1;
+        let mut t = Vec::new();
+        let mut count = 0u64;
+        replace_segment(
+            &mut t,
+            bytes,
+            &spans[0],
+            &with_element(segs[0].as_bytes(), d, 2, st02.as_bytes()),
+        );
+        count += 1;
+        let first_hl = ids.iter().position(|x| x == b"HL").unwrap_or(ids.len());
+        for span in &spans[1..first_hl] {
+            copy_segment(&mut t, bytes, span);
+            count += 1;
+        }
+        let mut hl = 0u64;
+        let (mut bp_hl, mut sub_hl) = (0u64, 0u64);
+        let (mut last_bp, mut last_sub, mut last_pat) = (None, None, None);
+        let level = |t: &mut Vec<u8>, count: &mut u64, at: usize, hl_content: Vec<u8>| {
+            replace_segment(t, bytes, &spans[at], &hl_content);
+            *count += 1;
+            for span in &spans[at + 1..level_end(at)] {
+                copy_segment(t, bytes, span);
+                *count += 1;
+            }
+        };
+        let hl_content = |at: usize, id: u64, parent: Option<u64>, child: bool| {
+            let s = &segs[at];
+            let c = with_element(s.as_bytes(), d, 1, id.to_string().as_bytes());
+            let c = with_element(
+                &c,
+                d,
+                2,
+                parent.map(|p| p.to_string()).unwrap_or_default().as_bytes(),
+            );
+            with_element(&c, d, 4, if child { b"1" } else { b"0" })
+        };
+        for (k, (ci, claim_bytes, n)) in moved.iter().enumerate() {
+            let c = &claims[*ci];
+            if last_bp != Some(c.billing_provider) {
+                hl += 1;
+                bp_hl = hl;
+                let at = idx(tx.billing_providers[c.billing_provider].position);
+                level(&mut t, &mut count, at, hl_content(at, hl, None, true));
+                (last_bp, last_sub, last_pat) = (Some(c.billing_provider), None, None);
+            }
+            if last_sub != Some(c.subscriber) {
+                hl += 1;
+                sub_hl = hl;
+                let has_patients = moved[k..]
+                    .iter()
+                    .take_while(|m| claims[m.0].subscriber == c.subscriber)
+                    .any(|m| claims[m.0].patient.is_some());
+                let at = idx(tx.subscribers[c.subscriber].position);
+                level(
+                    &mut t,
+                    &mut count,
+                    at,
+                    hl_content(at, hl, Some(bp_hl), has_patients),
+                );
+                (last_sub, last_pat) = (Some(c.subscriber), None);
+            }
+            if let Some(p) = c.patient {
+                if last_pat != Some(p) {
+                    hl += 1;
+                    let at = idx(tx.patients[p].position);
+                    level(
+                        &mut t,
+                        &mut count,
+                        at,
+                        hl_content(at, hl, Some(sub_hl), false),
+                    );
+                    last_pat = Some(p);
+                }
+            }
+            t.extend_from_slice(claim_bytes);
+            count += n;
+        }
+        let se = segs.len() - 1;
+        let c = with_element(
+            segs[se].as_bytes(),
+            d,
+            1,
+            (count + 1).to_string().as_bytes(),
+        );
+        replace_segment(
+            &mut t,
+            bytes,
+            &spans[se],
+            &with_element(&c, d, 2, st02.as_bytes()),
+        );
+        let template = sc.gs.clone().unwrap_or_default();
+        sc.groups
+            .entry(tx.form)
+            .or_insert_with(|| (template, Vec::new()))
+            .1
+            .push(t);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -683,7 +892,38 @@ pub fn fix<R: Read>(
     out: &mut dyn Write,
     opts: &FixOptions,
 ) -> Result<FixReport> {
+    fix_to(rdr, label, out, None, opts)
+}
+
+/// [`fix`], with the claims made by splits written to `scode_out` as a
+/// separate interchange instead of after their originals: its ISA13 and
+/// first GS06 are `control_number`, further groups (one per form) count
+/// up from it, and ST02 counts up from it in each transaction. Segments are
+/// copied from the input (the separators of its first interchange).
+///
+/// # Errors
+///
+/// As [`fix`]; also when the input's interchanges use different
+/// separators, which one separate interchange cannot hold.
+pub fn fix_to<R: Read>(
+    rdr: R,
+    label: &str,
+    out: &mut dyn Write,
+    scode_out: Option<(&mut dyn Write, u64)>,
+    opts: &FixOptions,
+) -> Result<FixReport> {
     let label: Arc<str> = label.into();
+    let (mut scode_writer, scode) = match scode_out {
+        Some((w, n)) => (
+            Some(w),
+            Some(ScodeOut {
+                control_number: n,
+                next_st: n,
+                ..ScodeOut::default()
+            }),
+        ),
+        None => (None, None),
+    };
     let mut reader = ReaderBuilder::new()
         .max_transaction_bytes(opts.max_transaction_bytes)
         .from_reader(rdr, label.clone());
@@ -704,8 +944,20 @@ pub fn fix<R: Read>(
         st_in_group: 0,
         gs_in_interchange: 0,
         out: Vec::with_capacity(1 << 16),
+        scode,
     };
+    let mut first_delims = None;
     while reader.read_block(&mut block, &mut |_| {})? {
+        if fixer.scode.is_some()
+            && *first_delims.get_or_insert(block.delimiters()) != block.delimiters()
+        {
+            return Err(Error::new(
+                ErrorKind::NotX12 {
+                    reason: "--scode-out needs every interchange of the input to use the same separators".into(),
+                },
+                Some(block.position()),
+            ));
+        }
         let grammar = envelope.block(&block, &mut |_| {});
         if block.kind() != BlockKind::Transaction {
             fixer.envelope(&block);
@@ -748,6 +1000,10 @@ pub fn fix<R: Read>(
     }
     out.write_all(&fixer.out)?;
     out.flush()?;
+    if let (Some(w), Some(sc)) = (scode_writer.as_mut(), fixer.scode.take()) {
+        w.write_all(&sc.finish())?;
+        w.flush()?;
+    }
     Ok(fixer.report)
 }
 

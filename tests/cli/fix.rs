@@ -353,3 +353,59 @@ proptest! {
         prop_assert!(again == out);
     }
 }
+
+#[test]
+fn scode_out_writes_a_separate_valid_interchange() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.edi");
+    // Two interchanges, 837I and 837P, two patients each.
+    let mut both = std::fs::read(sample("837i-mixed-scode.edi")).unwrap();
+    both.extend(std::fs::read(sample("837p-mixed-scode.edi")).unwrap());
+    std::fs::write(&input, &both).unwrap();
+    let main = dir.path().join("main.edi");
+    let side = dir.path().join("scodes.edi");
+    let out = run(&[
+        "fix",
+        s(&input),
+        "-o",
+        s(&main),
+        "--scode-out",
+        s(&side),
+        "--control-number",
+        "4200",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let m = std::fs::read(&main).unwrap();
+    let sc = std::fs::read(&side).unwrap();
+    // Every input line is in exactly one of the two files.
+    let mut all = lines_of(&m);
+    all.extend(lines_of(&sc));
+    all.sort();
+    assert_eq!(all, lines_of(&both));
+    assert!(
+        lines_of(&sc).iter().all(|l| l.contains("S035")),
+        "only S-code lines moved out"
+    );
+    assert!(!lines_of(&m).iter().any(|l| l.contains("S035")));
+    // The side file stands on its own: clean structure, its own control numbers.
+    let text = String::from_utf8(sc.clone()).unwrap();
+    assert!(text.contains("*000004200*0*P*:~"));
+    assert!(
+        text.contains("GE*1*4200~") && text.contains("GE*1*4201~"),
+        "one group per form"
+    );
+    assert!(text.contains("IEA*2*000004200~"));
+    assert!(check_findings(&sc).is_empty(), "{:#?}", check_findings(&sc));
+    assert!(check_findings(&m).is_empty());
+    if let Some(py) = crate::pyx12::require_python() {
+        crate::pyx12::pyx12_verdict(&py, &side)
+            .unwrap_or_else(|t| panic!("pyx12 rejects the side file:\n{t}"));
+    }
+    // --scode-out needs a control number.
+    assert_eq!(
+        run(&["fix", s(&input), "-o", s(&main), "--scode-out", s(&side)])
+            .status
+            .code(),
+        Some(2)
+    );
+}

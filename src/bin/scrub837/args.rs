@@ -98,6 +98,21 @@ pub struct FixArgs {
     #[arg(long)]
     pub no_revenue_fix: bool,
 
+    /// Write the claims made by splits to this file, as a separate
+    /// interchange, instead of after their originals.
+    ///
+    /// For offices that send S-code claims apart. Each moved claim sits
+    /// under copies of its billing provider, subscriber and patient levels;
+    /// the interchange's ISA13, GS06 and ST02 start at --control-number.
+    #[arg(long, value_name = "FILE", requires = "control_number")]
+    pub scode_out: Option<PathBuf>,
+
+    /// The first control number of the --scode-out interchange (ISA13,
+    /// GS06, ST02), 1 to 999999999; use one your trading partner has not
+    /// seen from you.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=999_999_999))]
+    pub control_number: Option<u64>,
+
     /// Report the changes without writing anything.
     #[arg(long)]
     pub dry_run: bool,

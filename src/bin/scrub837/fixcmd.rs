@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use scrub837::fix::{fix, Change, FixOptions, FixReport};
+use scrub837::fix::{fix_to, Change, FixOptions, FixReport};
 use scrub837::report::{PolicyInfo, SCHEMA_VERSION};
 
 use crate::args::{FixArgs, TreeFormatArg};
@@ -71,12 +71,21 @@ fn attempt(
 ) -> anyhow::Result<FixReport> {
     for _ in 0..ATTEMPTS {
         let rdr = open()?;
+        let control = a.control_number.unwrap_or(1);
         let report = if a.dry_run {
-            fix(rdr, label, &mut io::sink(), opts).with_context(|| label.to_string())?
+            let mut side = io::sink();
+            let scode = a
+                .scode_out
+                .as_ref()
+                .map(|_| (&mut side as &mut dyn Write, control));
+            fix_to(rdr, label, &mut io::sink(), scode, opts).with_context(|| label.to_string())?
         } else if to_stdout {
             let stdout = io::stdout();
             let mut w = BufWriter::new(stdout.lock());
-            let r = fix(rdr, label, &mut w, opts).with_context(|| label.to_string())?;
+            let r = with_side_file(a.scode_out.as_deref(), |side| {
+                fix_to(rdr, label, &mut w, side.map(|s| (s, control)), opts)
+                    .with_context(|| label.to_string())
+            })?;
             if !r.collisions.is_empty() {
                 bail!("{label}: new claim id(s) {} are used by later claims; write to a file to let scrub837 pick others", r.collisions.join(", "));
             }
@@ -87,7 +96,10 @@ fn attempt(
                 .as_deref()
                 .expect("clap requires --output without --dry-run");
             write_atomically(target, |w| {
-                fix(rdr, label, w, opts).with_context(|| label.to_string())
+                with_side_file(a.scode_out.as_deref(), |side| {
+                    fix_to(rdr, label, w, side.map(|s| (s, control)), opts)
+                        .with_context(|| label.to_string())
+                })
             })?
         };
         if report.collisions.is_empty() || to_stdout {
@@ -96,6 +108,19 @@ fn attempt(
         opts.reserved_ids.extend(report.collisions.iter().cloned());
     }
     bail!("{label}: could not find new claim ids unused in the input after {ATTEMPTS} attempts")
+}
+
+/// Runs `f` with a writer to `path` when given, the file written
+/// atomically like the main output (renamed into place only when `f`
+/// succeeds with no id collision).
+fn with_side_file(
+    path: Option<&Path>,
+    f: impl FnOnce(Option<&mut dyn Write>) -> anyhow::Result<FixReport>,
+) -> anyhow::Result<FixReport> {
+    match path {
+        None => f(None),
+        Some(p) => write_atomically(p, |w| f(Some(w))),
+    }
 }
 
 /// Writes through a temporary file in the target's folder, renamed into
