@@ -3,9 +3,9 @@
 #
 #   1. parse into the claim model vs. a memchr-only tokenizer, 837P and 837I
 #      of SIZE (default 200M), single-threaded: MB/s of both and the ratio;
-#   2. validate and check over one 837P of BIG (default 1G): wall time and
-#      peak memory (/usr/bin/time), and check's time as a multiple of
-#      validate's.
+#   2. validate, check and fix over one 837P of BIG (default 1G): wall time
+#      and peak memory (/usr/bin/time), check's time as a multiple of
+#      validate's and fix's throughput as a share of check's.
 #
 # Usage: bench/parse.sh [SIZE] [BIG]      Inputs go to bench/out/ (ignored
 # by git); they are made once per size and seed and reused.
@@ -42,4 +42,7 @@ measure() {
 }
 v=$(measure validate target/release/scrub837 validate --format json "$big")
 c=$(measure check target/release/scrub837 check --format json "$big")
-echo "check / validate: $(awk "BEGIN{printf \"%.2f\", $c/$v}")"
+f=$(measure fix target/release/scrub837 fix "$big" -o "$OUT/fixed.edi" --format json)
+rm -f "$OUT/fixed.edi"
+echo "check / validate (time): $(awk "BEGIN{printf \"%.2f\", $c/$v}")"
+echo "fix / check (throughput): $(awk "BEGIN{printf \"%.2f\", $c/$f}")"
