@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use super::{Grammar, LoopDef, LoopNode, Node, SegmentNode};
+use super::{pack_code, Grammar, LoopDef, LoopNode, Node, QuickMatch, SegmentNode};
 use crate::finding::{Finding, Position, RuleId};
 use crate::lex::{Segment, SegmentId};
 
@@ -47,6 +47,51 @@ pub trait LoopVisitor<'a> {
 
 /// A visitor that does nothing: for checking structure only.
 impl<'a> LoopVisitor<'a> for () {}
+
+/// The segment's qualifier, read once per [`LoopBuilder::feed`] and shared
+/// by every candidate node that tests the same element.
+struct Qual<'s, 'a> {
+    seg: &'s Segment<'a>,
+    id: SegmentId,
+    /// (element, component) of the cached value; element 0: none yet.
+    at: (u16, u16),
+    key: u64,
+    raw: &'a [u8],
+}
+
+impl<'s, 'a> Qual<'s, 'a> {
+    fn new(seg: &'s Segment<'a>, id: SegmentId) -> Self {
+        Qual {
+            seg,
+            id,
+            at: (0, 0),
+            key: 0,
+            raw: &[],
+        }
+    }
+
+    /// Whether the segment fills a node with this id and qualifier test:
+    /// the same answer as [`SegmentNode::matches`].
+    #[inline]
+    fn fits(&mut self, quick: &(SegmentId, Option<QuickMatch>)) -> bool {
+        let (id, m) = quick;
+        if *id != self.id {
+            return false;
+        }
+        let Some(m) = m else { return true };
+        if self.at != (m.element, m.component) {
+            let v = match self.seg.element(usize::from(m.element)) {
+                None => &[][..],
+                Some(e) if m.component == 0 => e.as_bytes(),
+                Some(e) => e.component(usize::from(m.component)).unwrap_or(&[]),
+            };
+            self.raw = v.trim_ascii();
+            self.key = pack_code(self.raw).unwrap_or(u64::MAX);
+            self.at = (m.element, m.component);
+        }
+        m.matches(self.key, self.raw)
+    }
+}
 
 #[derive(Clone, Debug)]
 struct OpenLoop {
@@ -167,6 +212,7 @@ impl<'g> LoopBuilder<'g> {
             }
             return;
         }
+        let mut q = Qual::new(seg, id);
         for d in (0..self.stack.len()).rev() {
             let (def_idx, group, base) = {
                 let f = &self.stack[d];
@@ -175,11 +221,11 @@ impl<'g> LoopBuilder<'g> {
             let def: &'g LoopDef = &self.g.loops[def_idx];
             for i in def.candidates(id) {
                 let node = &def.body[i];
-                if node.group() < group {
+                if node.group() < group || !q.fits(def.quick(i)) {
                     continue;
                 }
                 match node {
-                    Node::Segment(sn) if sn.matches(id, seg) => {
+                    Node::Segment(sn) => {
                         self.close_to(d + 1, seg.position(), v, sink);
                         self.stack[d].group = sn.group;
                         self.counts[base + i] += 1;
@@ -197,9 +243,7 @@ impl<'g> LoopBuilder<'g> {
                         v.segment(self.g, def_idx, seg, Some(sn));
                         return;
                     }
-                    Node::Loop(LoopNode { index, group, .. })
-                        if self.g.loops[*index].trigger().matches(id, seg) =>
-                    {
+                    Node::Loop(LoopNode { index, group, .. }) => {
                         self.close_to(d + 1, seg.position(), v, sink);
                         self.stack[d].group = *group;
                         self.counts[base + i] += 1;
@@ -207,10 +251,9 @@ impl<'g> LoopBuilder<'g> {
                         self.push(*index, i, seg, v, sink);
                         return;
                     }
-                    _ => {}
                 }
             }
-            if d > 0 && def.trigger().matches(id, seg) {
+            if d > 0 && q.fits(def.quick(0)) {
                 let node_in_parent = self.stack[d].node_in_parent;
                 self.close_to(d, seg.position(), v, sink);
                 let pbase = self.stack[d - 1].base;

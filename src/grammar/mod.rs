@@ -122,6 +122,59 @@ pub struct Matcher {
     pub codes: Vec<Box<[u8]>>,
 }
 
+/// Packs a code of up to 7 bytes, upper-cased, with its length in the top
+/// byte, so codes compare as integers; `None` for longer ones.
+#[inline]
+pub(crate) fn pack_code(v: &[u8]) -> Option<u64> {
+    if v.len() > 7 {
+        return None;
+    }
+    let mut k = (v.len() as u64) << 56;
+    for (i, b) in v.iter().enumerate() {
+        k |= u64::from(b.to_ascii_uppercase()) << (8 * i);
+    }
+    Some(k)
+}
+
+/// A [`Matcher`] compiled for the loop builder: codes packed as integers.
+#[derive(Clone, Debug)]
+pub(crate) struct QuickMatch {
+    /// 1-based element position.
+    pub(crate) element: u16,
+    /// 1-based component position, 0 for the whole element.
+    pub(crate) component: u16,
+    /// Codes of up to 7 bytes, packed, sorted.
+    keys: Box<[u64]>,
+    /// Longer codes, compared as bytes (rare).
+    long: Box<[Box<[u8]>]>,
+}
+
+impl QuickMatch {
+    fn new(m: &Matcher) -> QuickMatch {
+        let mut keys: Vec<u64> = m.codes.iter().filter_map(|c| pack_code(c)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        QuickMatch {
+            element: m.element.min(usize::from(u16::MAX)) as u16,
+            component: m.component.min(usize::from(u16::MAX)) as u16,
+            keys: keys.into_boxed_slice(),
+            long: m.codes.iter().filter(|c| c.len() > 7).cloned().collect(),
+        }
+    }
+
+    /// Whether a trimmed qualifier (`raw`, packed as `key`, `u64::MAX` when
+    /// too long to pack) is one of the codes.
+    #[inline]
+    pub(crate) fn matches(&self, key: u64, raw: &[u8]) -> bool {
+        let hit = if self.keys.len() <= 8 {
+            self.keys.contains(&key)
+        } else {
+            self.keys.binary_search(&key).is_ok()
+        };
+        hit || (!self.long.is_empty() && self.long.iter().any(|c| c.eq_ignore_ascii_case(raw)))
+    }
+}
+
 impl Matcher {
     fn value<'a>(&self, seg: &Segment<'a>) -> &'a [u8] {
         match seg.element(self.element) {
@@ -214,17 +267,64 @@ pub struct LoopDef {
     by_id: Vec<(SegmentId, u16)>,
     /// Body node indices that are required (segments and child loops).
     required: Vec<u16>,
+    /// Per body node: the segment id that fills it and its qualifier test
+    /// (a child loop's trigger's), compiled from `body`.
+    quick: Vec<(SegmentId, Option<QuickMatch>)>,
+    /// `by_id` hashed by id (see [`LoopDef::hash_by_id`]).
+    table: Box<[(u32, u16, u16)]>,
 }
 
 impl LoopDef {
     /// The body nodes (after the trigger) that a segment with `id` may
     /// fill, in body order.
     pub fn candidates(&self, id: SegmentId) -> impl Iterator<Item = usize> + '_ {
-        let start = self.by_id.partition_point(|(k, _)| *k < id);
-        self.by_id[start..]
+        self.candidate_slice(id)
             .iter()
-            .take_while(move |(k, _)| *k == id)
             .map(|(_, i)| usize::from(*i))
+    }
+
+    /// The run of `by_id` for `id`, found in the loop's small hash table.
+    #[inline]
+    fn candidate_slice(&self, id: SegmentId) -> &[(SegmentId, u16)] {
+        let key = id.key();
+        let mask = self.table.len() - 1;
+        let mut h = (key.wrapping_mul(0x9E37_79B1) >> 16) as usize & mask;
+        loop {
+            let (k, start, len) = self.table[h];
+            if k == key {
+                return &self.by_id[usize::from(start)..usize::from(start) + usize::from(len)];
+            }
+            if k == 0 {
+                return &[];
+            }
+            h = (h + 1) & mask;
+        }
+    }
+
+    /// The loop's body as a hash table from filling id to its run in
+    /// `by_id`: (id key, start, length), key 0 for an empty slot; at most
+    /// half full, so probes are short.
+    fn hash_by_id(by_id: &[(SegmentId, u16)]) -> Box<[(u32, u16, u16)]> {
+        let distinct = by_id.chunk_by(|a, b| a.0 == b.0).count();
+        let size = (distinct * 2).next_power_of_two().max(4);
+        let mut table = vec![(0u32, 0u16, 0u16); size].into_boxed_slice();
+        let mut start = 0usize;
+        for run in by_id.chunk_by(|a, b| a.0 == b.0) {
+            let key = run[0].0.key();
+            let mut h = (key.wrapping_mul(0x9E37_79B1) >> 16) as usize & (size - 1);
+            while table[h].0 != 0 {
+                h = (h + 1) & (size - 1);
+            }
+            table[h] = (key, start as u16, run.len() as u16);
+            start += run.len();
+        }
+        table
+    }
+
+    /// The filling id and compiled qualifier test of body node `i`.
+    #[inline]
+    pub(crate) fn quick(&self, i: usize) -> &(SegmentId, Option<QuickMatch>) {
+        &self.quick[i]
     }
 
     /// The body nodes the guide requires, in body order.
@@ -509,6 +609,8 @@ impl Grammar {
                 body,
                 by_id: Vec::new(),
                 required: Vec::new(),
+                quick: Vec::new(),
+                table: Box::new([]),
             });
         }
         // Index each body by filling segment id, now that every loop's
@@ -516,7 +618,13 @@ impl Grammar {
         for li in 0..loops.len() {
             let mut by_id = Vec::new();
             let mut required = Vec::new();
+            let mut quick = Vec::new();
             for (i, node) in loops[li].body.iter().enumerate() {
+                let trigger = match node {
+                    Node::Segment(s) => s,
+                    Node::Loop(l) => loops[l.index].trigger(),
+                };
+                quick.push((trigger.id, trigger.matcher.as_ref().map(QuickMatch::new)));
                 let (id, usage) = match node {
                     Node::Segment(s) => (s.id, s.usage),
                     Node::Loop(l) => (loops[l.index].trigger().id, l.usage),
@@ -529,8 +637,10 @@ impl Grammar {
                 }
             }
             by_id.sort();
+            loops[li].table = LoopDef::hash_by_id(&by_id);
             loops[li].by_id = by_id;
             loops[li].required = required;
+            loops[li].quick = quick;
         }
         for (i, n) in referenced.iter().enumerate().skip(1) {
             if *n != 1 {

@@ -76,8 +76,10 @@ impl Ord for SegmentId {
 }
 
 impl SegmentId {
+    /// The id as one integer (never 0 for an id from
+    /// [`SegmentId::new`] or [`SegmentId::from_bytes`]).
     #[inline]
-    fn key(&self) -> u32 {
+    pub fn key(&self) -> u32 {
         u32::from_be_bytes([0, self.0[0], self.0[1], self.0[2]])
     }
 
