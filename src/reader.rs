@@ -311,6 +311,9 @@ impl<R: Read> Reader<R> {
         }
         block.kind = BlockKind::Transaction;
         loop {
+            if !block.oversized {
+                self.take_plain_run(block);
+            }
             let span = match self.peek_segment()? {
                 None => return Ok(true),
                 Some(span) => span,
@@ -351,6 +354,87 @@ impl<R: Read> Reader<R> {
                 block.ended = true;
                 return Ok(true);
             }
+        }
+    }
+
+    /// The fast path of a transaction: takes the run of plain segments at
+    /// the front of the buffer in one pass and one copy. A plain segment has
+    /// no lead, an upper-case id that is not an envelope id or SE, no
+    /// trailing element separator, and a terminator followed by at most one
+    /// line break and then a byte of the next segment; it would frame the
+    /// same with [`frame`] and give `note_segment` nothing to report. The
+    /// first segment that is not plain (or not wholly buffered, or would
+    /// take the block over the size limit) is left to the general path.
+    fn take_plain_run(&mut self, block: &mut Block) {
+        let Some(d) = self.delims else { return };
+        let term = d.segment;
+        if matches!(term, b' ' | b'\t' | b'\r' | b'\n') {
+            return;
+        }
+        let buf = &self.buf[..self.len];
+        let start = self.pos;
+        let at0 = block.bytes.len();
+        let room = self.cfg.max_transaction_bytes.saturating_sub(at0);
+        let mut p = start;
+        let mut n = 0u64;
+        while let Some(&b0) = buf.get(p) {
+            if b0 == term || is_blank(b0, term) {
+                break;
+            }
+            let Some(t) = memchr::memchr(term, &buf[p..]) else {
+                break;
+            };
+            let t = p + t;
+            let content = &buf[p..t];
+            let head = &content[..content.len().min(3)];
+            if head.iter().any(u8::is_ascii_lowercase) || content.last() == Some(&d.element) {
+                break;
+            }
+            if matches!(b0, b'S' | b'G' | b'I') {
+                let id = match memchr::memchr(d.element, &content[..content.len().min(4)]) {
+                    Some(i) => &content[..i],
+                    None if content.len() <= 3 => content,
+                    None => &[][..],
+                };
+                if matches!(id, b"ST" | b"SE" | b"GS" | b"GE" | b"IEA" | b"ISA") {
+                    break;
+                }
+            }
+            let mut end = t + 1;
+            match buf.get(end) {
+                Some(b'\n') => end += 1,
+                Some(b'\r') => match buf.get(end + 1) {
+                    Some(b'\n') => end += 2,
+                    Some(_) => end += 1,
+                    None => break,
+                },
+                Some(_) => {}
+                None => break,
+            }
+            match buf.get(end) {
+                Some(&b) if !is_blank(b, term) => {}
+                _ => break,
+            }
+            if end - start > room {
+                break;
+            }
+            // Offsets in the block: `buf[start..]` lands at `at0`.
+            let (ps, ts, es) = (p - start + at0, t - start + at0, end - start + at0);
+            block.spans.push(Span {
+                start: ps,
+                content_start: ps,
+                content_end: ts,
+                end: es,
+                terminated: true,
+            });
+            p = end;
+            n += 1;
+        }
+        if n > 0 {
+            block.bytes.extend_from_slice(&buf[start..p]);
+            block.segment_count += n;
+            self.next_segment += n;
+            self.pos = p;
         }
     }
 
