@@ -206,17 +206,21 @@ impl<'a> Segment<'a> {
         let (b, sep) = (self.bytes, self.delims.element);
         let mut seen = 0;
         let mut start = 0;
-        for (i, &x) in b.iter().enumerate() {
-            if x == sep {
-                seen += 1;
-                if seen == n {
-                    start = i + 1;
-                } else if seen > n {
-                    return Some(self.make_element(&b[start..i]));
-                }
+        let mut end = None;
+        each_sep(b, sep, |i| {
+            seen += 1;
+            if seen == n {
+                start = i + 1;
+            } else if seen > n {
+                end = Some(i);
+                return false;
             }
+            true
+        });
+        match end {
+            Some(i) => Some(self.make_element(&b[start..i])),
+            None => (seen >= n).then(|| self.make_element(&b[start..])),
         }
-        (seen >= n).then(|| self.make_element(&b[start..]))
     }
 
     fn make_element(&self, bytes: &'a [u8]) -> Element<'a> {
@@ -246,23 +250,24 @@ impl<'a> Segment<'a> {
             els: [&[][..]; N],
             len: 0,
         };
-        let (b, sep) = (self.bytes, self.delims.element);
-        let Some(first) = find(sep, b) else {
+        if N == 0 {
             return out;
-        };
-        let mut start = first + 1;
-        for (i, &x) in b.iter().enumerate().skip(start) {
-            if x == sep {
+        }
+        let (b, sep) = (self.bytes, self.delims.element);
+        // usize::MAX: still in the id.
+        let mut start = usize::MAX;
+        each_sep(b, sep, |i| {
+            if start != usize::MAX {
                 out.els[out.len] = &b[start..i];
                 out.len += 1;
-                if out.len == N {
-                    return out;
-                }
-                start = i + 1;
             }
+            start = i + 1;
+            out.len < N
+        });
+        if start != usize::MAX && out.len < N {
+            out.els[out.len] = &b[start..];
+            out.len += 1;
         }
-        out.els[out.len] = &b[start..];
-        out.len += 1;
         out
     }
 
@@ -430,6 +435,38 @@ pub fn element_name(id: &[u8], n: usize) -> String {
     }
 }
 
+const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+/// Calls `f` with the index of each `sep` in `b`, in order, until it
+/// returns `false`. Eight bytes at a time (SWAR): segments are a few dozen
+/// bytes, too short for memchr's set-up to pay off, too long for a plain
+/// byte loop to be cheap.
+#[inline(always)]
+fn each_sep(b: &[u8], sep: u8, mut f: impl FnMut(usize) -> bool) {
+    let bc = u64::from_ne_bytes([sep; 8]);
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("an 8-byte slice"));
+        let x = w ^ bc;
+        // High bit of each byte of `x` that is zero; exact (no carries
+        // cross bytes, as `x & LO7` + `LO7` stays within the byte).
+        let mut m = !(((x & LO7).wrapping_add(LO7)) | x | LO7);
+        while m != 0 {
+            if !f(i + (m.trailing_zeros() / 8) as usize) {
+                return;
+            }
+            m &= m - 1;
+        }
+        i += 8;
+    }
+    while i < b.len() {
+        if b[i] == sep && !f(i) {
+            return;
+        }
+        i += 1;
+    }
+}
+
 /// Finds `b` in a short slice. Elements are a few bytes long, where a plain
 /// loop beats memchr's set-up; segments are framed with memchr.
 #[inline]
@@ -496,6 +533,34 @@ mod tests {
             .element(1)
             .unwrap();
         assert_eq!(r2.repetitions().count(), 1);
+    }
+
+    #[test]
+    fn swar_split_matches_naive() {
+        let samples: [&[u8]; 6] = [
+            b"",
+            b"SE",
+            b"SV1*HC:99213:25*100*UN*1***1:2",
+            b"NM1*IL*1*DOE*JOHN****MI*W123",
+            b"A*\x00*\x01\x2a\xaa*\xff*",
+            b"********************",
+        ];
+        for b in samples {
+            for cut in 0..=b.len() {
+                let b = &b[..cut];
+                let s = seg(b);
+                let naive: Vec<&[u8]> = b.split(|&x| x == b'*').skip(1).collect();
+                for n in 0..naive.len() + 2 {
+                    let want = n.checked_sub(1).and_then(|i| naive.get(i)).copied();
+                    assert_eq!(s.element(n).map(|e| e.as_bytes()), want, "{b:?} {n}");
+                }
+                let f = s.fields::<4>();
+                assert_eq!(f.len(), naive.len().min(4), "{b:?}");
+                for n in 1..=4 {
+                    assert_eq!(f.get(n), naive.get(n - 1).copied().unwrap_or(b""), "{b:?}");
+                }
+            }
+        }
     }
 
     #[test]
