@@ -564,10 +564,12 @@ pub fn build_transaction<'b>(
     let mut model = ModelBuilder::new(g.form, builder.label().clone());
     // Typical shares of segments, so the vectors rarely grow.
     let n = block.segments().len();
-    model.tx.claims.reserve(n / 16);
-    model.tx.lines.reserve(n / 5);
-    model.tx.dates.reserve(n / 16);
-    model.tx.diagnoses.reserve(n / 8);
+    // (Generous: growing a vector copies all of it, and 837P runs about
+    // one line in five segments and two to three diagnoses per claim.)
+    model.tx.claims.reserve(n / 10);
+    model.tx.lines.reserve(n / 3);
+    model.tx.dates.reserve(n / 10);
+    model.tx.diagnoses.reserve(n / 4);
     builder.reset();
     for seg in block.segments() {
         builder.feed(&seg, &mut model, sink);
