@@ -85,6 +85,11 @@ pub struct CheckOutcome {
     /// The records that entered the history (no error finding), for a
     /// caller that records them.
     pub accepted: Vec<ScodeRecord>,
+    /// The voids and replacements read: the claims they take out of the
+    /// history.
+    pub superseding: Vec<ScodeRecord>,
+    /// Every S-code record read (with a date of service), for an import.
+    pub records: Vec<ScodeRecord>,
 }
 
 /// A check run over one or more inputs.
@@ -122,6 +127,15 @@ impl Checker {
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.opts.policy
+    }
+
+    /// The patient keys of the S-code lines read so far (each once), for
+    /// loading their history before [`Checker::finish`].
+    pub fn patients(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.records.iter().map(|r| r.patient.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// The history the frequency rules start from: load earlier accepted
@@ -236,11 +250,19 @@ impl Checker {
             .into_iter()
             .map(|i| self.records[i].clone())
             .collect();
+        let superseding = self
+            .records
+            .iter()
+            .filter(|r| matches!(r.frequency, Frequency::Void | Frequency::Replacement))
+            .cloned()
+            .collect();
         CheckOutcome {
             findings,
             counts: self.counts,
             scode_lines: self.scode_lines,
             accepted,
+            superseding,
+            records: self.records,
         }
     }
 }

@@ -47,6 +47,7 @@ pub mod extract;
 mod finding;
 pub mod fix;
 pub mod grammar;
+pub mod history;
 pub mod lex;
 pub mod model;
 pub mod policy;

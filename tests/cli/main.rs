@@ -3,6 +3,7 @@
 mod check;
 mod fix;
 mod fuzz;
+mod history;
 mod parse;
 mod pyx12;
 mod reading;

@@ -68,6 +68,8 @@ pub enum Command {
     /// Exit status: 0 when everything found was fixed, 1 when something was
     /// left for review (listed in the report), 2 on errors (nothing written).
     Fix(FixArgs),
+    /// Manage the history store: import, list, forget, stats.
+    History(HistoryArgs),
     /// Print the embedded default policy (a starting point for --policy).
     Policy,
 }
@@ -163,6 +165,60 @@ pub struct CheckArgs {
     /// Default: each transaction's creation date (BHT04).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub as_of: Option<chrono::NaiveDate>,
+
+    /// The history store of earlier runs (SQLite; created on first use).
+    ///
+    /// The frequency rules then see each patient's S-code lines recorded by
+    /// earlier runs. The store keeps a keyed hash of each patient, never a
+    /// member id, name or birth date; the key comes from
+    /// SCRUB837_HISTORY_KEY or a key file PATH.key created beside it.
+    #[arg(long, value_name = "PATH")]
+    pub history: Option<PathBuf>,
+
+    /// Record this run's S-code lines that have no error finding into the
+    /// history store (their own or their claim's).
+    #[arg(long, requires = "history")]
+    pub record: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The history store.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub history: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub action: HistoryAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryAction {
+    /// Load past claims (e.g. billed before scrub837 was adopted): every
+    /// S-code line of the files, voids and replacements applied, no rules.
+    Import {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// List the recorded lines per patient hash.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TreeFormatArg::Text)]
+        format: TreeFormatArg,
+    },
+    /// Remove the lines of a claim (one the payer denied).
+    Forget {
+        /// The claim's patient control number (CLM01).
+        #[arg(long, value_name = "ID")]
+        claim: String,
+    },
+    /// Counts and the key fingerprint.
+    Stats {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TreeFormatArg::Text)]
+        format: TreeFormatArg,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod args;
 mod fixcmd;
+mod history;
 mod inputs;
 mod progress;
 mod tree;
@@ -15,6 +16,7 @@ use clap::Parser;
 use scrub837::auth::Authorizations;
 use scrub837::check::{CheckOptions, Checker};
 use scrub837::extract::scode_rows;
+use scrub837::history::HistoryStore;
 use scrub837::policy::Policy;
 use scrub837::report::{write_report, PolicyInfo, RenderOptions, Summary};
 use scrub837::scan::{Counts, Scanner};
@@ -68,8 +70,9 @@ fn run() -> anyhow::Result<ExitCode> {
                 as_of: a.as_of,
                 scanner: Scanner::new().max_transaction_bytes(a.input.max_transaction_bytes),
             };
-            check(&inputs, opts, &cfg)
+            check(&inputs, opts, &cfg, a.history.as_deref(), a.record)
         }
+        Command::History(a) => history::run(a),
         Command::Extract(a) => {
             let policy = load_policy(&a.policy)?;
             let inputs = inputs::resolve(&a.input.paths)?;
@@ -94,7 +97,7 @@ fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load_policy(a: &args::PolicyArgs) -> anyhow::Result<Policy> {
+pub fn load_policy(a: &args::PolicyArgs) -> anyhow::Result<Policy> {
     match &a.policy {
         None => Ok(Policy::default_policy().clone()),
         Some(p) => {
@@ -146,7 +149,13 @@ fn validate(inputs: &[Input], scanner: &Scanner, cfg: &ReportConfig) -> anyhow::
     Ok(exit_code(failed, &findings, cfg.deny_warnings))
 }
 
-fn check(inputs: &[Input], opts: CheckOptions, cfg: &ReportConfig) -> anyhow::Result<ExitCode> {
+fn check(
+    inputs: &[Input],
+    opts: CheckOptions,
+    cfg: &ReportConfig,
+    history: Option<&std::path::Path>,
+    record: bool,
+) -> anyhow::Result<ExitCode> {
     let policy = opts.policy.info();
     let mut run = Checker::new(opts);
     let mut failed = false;
@@ -167,7 +176,26 @@ fn check(inputs: &[Input], opts: CheckOptions, cfg: &ReportConfig) -> anyhow::Re
         }
     }
     progress.finish();
-    let out = run.finish();
+    let out = match history {
+        None => run.finish(),
+        Some(path) => {
+            let mut store = HistoryStore::open(path).with_context(|| path.display().to_string())?;
+            // Load, decide and record in one write transaction.
+            store
+                .with_session(|s| {
+                    for p in run.patients() {
+                        let h = s.load(&p)?;
+                        run.history_mut().patients.insert(p, h);
+                    }
+                    let out = run.finish();
+                    if record {
+                        s.record(&out.superseding, &out.accepted)?;
+                    }
+                    Ok(out)
+                })
+                .with_context(|| path.display().to_string())?
+        }
+    };
     let summary = Summary::new(out.counts, Some(out.scode_lines), &out.findings);
     report(&out.findings, &summary, Some(&policy), cfg)?;
     Ok(exit_code(failed, &out.findings, cfg.deny_warnings))

@@ -195,3 +195,12 @@ write("void-then-new-s0353.edi", build("P", [c("M100", "V1", [S("S0353", "202401
 write("replacement.edi", build("P", [c("M100", "RP1", [S("S0353", "20240105")]), c("M100", "RP1", [S("S0353", "20240105")], freq="7", f8="PAYER78")]))
 write("modifiers-and-case.edi", build("P", [c("M100", "MC1", [S("S0353", "20240105", mods=["GT"])]), c("M100", "MC2", [S("S0353", "20240305")])]).replace("HC:S0353~", "hc:s0353~").replace("HC:S0353*300", "hc:s0353*300", 2))
 print("ok")
+# history store: one file per run
+write("hist-s0353-jan01.edi", build("P", [c("M300", "H1", [S("S0353", "20240101")])], ctrl=31))
+write("hist-s0354-jan30.edi", build("P", [c("M300", "H2", [S("S0354", "20240130")])], ctrl=32))
+write("hist-s0354-jan31.edi", build("P", [c("M300", "H3", [S("S0354", "20240131")])], ctrl=33))
+d12 = datetime.date(2024, 1, 1) + datetime.timedelta(days=31 * 12)
+write("hist-s0354-twelfth.edi", build("P", [c("M300", "CAP12", [S("S0354", d12.strftime("%Y%m%d"))])], ctrl=34))
+write("hist-void-h1.edi", build("P", [c("M300", "H1", [S("S0353", "20240101")], freq="8", f8="PAYER9")], ctrl=35))
+write("hist-s0353-feb15.edi", build("P", [c("M300", "H4", [S("S0353", "20240215")])], ctrl=36))
+write("hist-replace-h1.edi", build("P", [c("M300", "H1", [S("S0353", "20240102")], freq="7", f8="PAYER9")], ctrl=37))
