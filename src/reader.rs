@@ -381,7 +381,7 @@ impl<R: Read> Reader<R> {
             if b0 == term || is_blank(b0, term) {
                 break;
             }
-            let Some(t) = memchr::memchr(term, &buf[p..]) else {
+            let Some(t) = crate::lex::find_terminator(&buf[p..], term) else {
                 break;
             };
             let t = p + t;
