@@ -299,23 +299,41 @@ impl<'o> Fixer<'o> {
         };
         match element {
             Some(name) if seg.value(1).trim_ascii() != count.to_string().as_bytes() => {
-                let new = count.to_string();
-                replace_segment(
-                    &mut self.out,
-                    block.bytes(),
-                    &span,
-                    &with_element(seg.as_bytes(), seg.delimiters(), 1, new.as_bytes()),
-                );
-                self.report.changes.push(Change::Count {
-                    segment: seg.position().segment,
-                    element: name,
-                    old: String::from_utf8_lossy(seg.value(1)).into_owned(),
-                    new,
-                });
-                self.report.summary.counts_recomputed += 1;
+                self.write_recount(block, &span, &seg, name, count);
             }
             _ => self.out.extend_from_slice(block.bytes()),
         }
+    }
+
+    /// Writes the trailer `seg` with its count (element 1) set to `count`,
+    /// and reports the change.
+    fn write_recount(
+        &mut self,
+        block: &Block,
+        span: &crate::lex::framer::Span,
+        seg: &crate::lex::Segment<'_>,
+        element: &'static str,
+        count: u64,
+    ) {
+        let content = with_element(
+            seg.as_bytes(),
+            seg.delimiters(),
+            1,
+            count.to_string().as_bytes(),
+        );
+        replace_segment(&mut self.out, block.bytes(), span, &content);
+        self.record_count(seg, element, count);
+    }
+
+    /// Reports a trailer count that was wrong in the input.
+    fn record_count(&mut self, seg: &crate::lex::Segment<'_>, element: &'static str, count: u64) {
+        self.report.changes.push(Change::Count {
+            segment: seg.position().segment,
+            element,
+            old: String::from_utf8_lossy(seg.value(1)).into_owned(),
+            new: count.to_string(),
+        });
+        self.report.summary.counts_recomputed += 1;
     }
 
     fn not_fixed(&mut self, segment: u64, claim_id: &[u8], rule: RuleId, reason: &str) {
@@ -637,13 +655,7 @@ impl<'o> Fixer<'o> {
                     // A recount after a split is part of the split; report
                     // only a count that was wrong in the input.
                     if count == block.segment_count() {
-                        self.report.changes.push(Change::Count {
-                            segment: seg.position().segment,
-                            element: "SE01",
-                            old: String::from_utf8_lossy(seg.value(1)).into_owned(),
-                            new: count.to_string(),
-                        });
-                        self.report.summary.counts_recomputed += 1;
+                        self.record_count(seg, "SE01", count);
                     }
                 } else {
                     emit(&mut out, i, None);
@@ -843,20 +855,7 @@ impl<'o> Fixer<'o> {
             {
                 let span = block.spans()[last];
                 self.out.extend_from_slice(&block.bytes()[..span.start]);
-                let new = block.segment_count().to_string();
-                replace_segment(
-                    &mut self.out,
-                    block.bytes(),
-                    &span,
-                    &with_element(se.as_bytes(), se.delimiters(), 1, new.as_bytes()),
-                );
-                self.report.changes.push(Change::Count {
-                    segment: se.position().segment,
-                    element: "SE01",
-                    old: String::from_utf8_lossy(se.value(1)).into_owned(),
-                    new,
-                });
-                self.report.summary.counts_recomputed += 1;
+                self.write_recount(block, &span, se, "SE01", block.segment_count());
             }
             _ => self.out.extend_from_slice(block.bytes()),
         }

@@ -409,3 +409,29 @@ fn scode_out_writes_a_separate_valid_interchange() {
         Some(2)
     );
 }
+
+#[test]
+fn wrong_trailer_counts_are_recomputed_and_reported() {
+    for (file, element, new) in [
+        ("envelope-se01-wrong.edi", "SE01", "52"),
+        ("envelope-ge01-wrong.edi", "GE01", "1"),
+        ("envelope-iea01-wrong.edi", "IEA01", "1"),
+    ] {
+        let input = std::fs::read(data(file)).unwrap();
+        let (out, report, code) = fix_bytes(&input, &[]);
+        assert_eq!(code, Some(0), "{file}");
+        let changes = report["changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 1, "{file}: {changes:#?}");
+        assert_eq!(changes[0]["element"], element);
+        assert_eq!(changes[0]["new"], new);
+        assert!(check_findings(&out).is_empty(), "{file}");
+        // Only that segment differs.
+        let diff = String::from_utf8(input)
+            .unwrap()
+            .lines()
+            .zip(String::from_utf8(out).unwrap().lines())
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(diff, 1, "{file}");
+    }
+}
