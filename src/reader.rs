@@ -488,6 +488,17 @@ impl<R: Read> Reader<R> {
                 }
             }
             match frame(avail, delims.segment, self.eof) {
+                // A segment over the limit is refused however it was read
+                // (in one read or many), so the outcome never depends on
+                // the read size.
+                Frame::Complete(span) if span.end > self.cfg.max_transaction_bytes => {
+                    return Err(Error::new(
+                        ErrorKind::SegmentTooLong {
+                            limit: self.cfg.max_transaction_bytes,
+                        },
+                        Some(self.position_of(&span)),
+                    ))
+                }
                 Frame::Complete(span) => return Ok(Some(span)),
                 // Blanks after a segment join its tail, so only blanks at the
                 // very start could land here; they were handled above.

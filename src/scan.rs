@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::envelope::EnvelopeChecker;
 use crate::error::Result;
-use crate::finding::Finding;
+use crate::finding::{Finding, Position, RuleId};
 use crate::grammar::builder::LoopBuilder;
 use crate::grammar::{Form, Grammar, Grammars};
 use crate::model::{build_transaction, check_balances, Transaction};
@@ -58,7 +58,13 @@ impl std::ops::AddAssign for Counts {
 #[derive(Clone, Debug, Default)]
 pub struct Scanner {
     reader: ReaderBuilder,
+    max_findings_per_rule: Option<u64>,
 }
+
+/// The default cap on findings of one rule in one input: plenty for any
+/// real file, and it keeps a file of a million empty segments from
+/// becoming a million findings in memory.
+pub const DEFAULT_MAX_FINDINGS_PER_RULE: u64 = 100_000;
 
 impl Scanner {
     /// A scanner with the default limits.
@@ -70,6 +76,14 @@ impl Scanner {
     /// [`ReaderBuilder::max_transaction_bytes`]).
     pub fn max_transaction_bytes(mut self, n: usize) -> Scanner {
         self.reader = self.reader.max_transaction_bytes(n);
+        self
+    }
+
+    /// The most findings of one rule reported for one input (default
+    /// [`DEFAULT_MAX_FINDINGS_PER_RULE`]); the rest are counted in one
+    /// `limit-exceeded` finding at the first one left out.
+    pub fn max_findings_per_rule(mut self, n: u64) -> Scanner {
+        self.max_findings_per_rule = Some(n.max(1));
         self
     }
 
@@ -87,6 +101,42 @@ impl Scanner {
         on_transaction: &mut dyn FnMut(&Transaction<'_>),
     ) -> Result<Counts> {
         let label: Arc<str> = label.into();
+        let max = self
+            .max_findings_per_rule
+            .unwrap_or(DEFAULT_MAX_FINDINGS_PER_RULE);
+        let mut seen = vec![0u64; RuleId::ALL.len()];
+        let mut first_left_out: Vec<Option<Position>> = vec![None; RuleId::ALL.len()];
+        let mut capped = |f: Finding| {
+            let i = f.rule as usize;
+            seen[i] += 1;
+            if seen[i] <= max {
+                sink(f);
+            } else if first_left_out[i].is_none() {
+                first_left_out[i] = Some(f.position());
+            }
+        };
+        let result = self.scan_all(rdr, label.clone(), &mut capped, on_transaction);
+        for (i, at) in first_left_out.iter().enumerate() {
+            if let Some(at) = at {
+                let rule = RuleId::ALL[i];
+                sink(Finding::new(
+                    RuleId::LimitExceeded,
+                    label.clone(),
+                    *at,
+                    format!("{} more {rule} finding(s) in this file were not listed (at most {max} per rule)", seen[i] - max),
+                ));
+            }
+        }
+        result
+    }
+
+    fn scan_all<R: Read>(
+        &self,
+        rdr: R,
+        label: Arc<str>,
+        sink: &mut dyn FnMut(Finding),
+        on_transaction: &mut dyn FnMut(&Transaction<'_>),
+    ) -> Result<Counts> {
         let mut reader = self.reader.from_reader(rdr, label.clone());
         let mut envelope = EnvelopeChecker::new(label.clone());
         let mut block = Block::new();

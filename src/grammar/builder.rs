@@ -183,17 +183,22 @@ impl<'g> LoopBuilder<'g> {
         let Some(id) = seg.id() else {
             let shown = String::from_utf8_lossy(&seg.id_bytes()[..seg.id_bytes().len().min(12)])
                 .into_owned();
-            sink(
+            let finding = if seg.as_bytes().is_empty() {
+                // Worded as the envelope checker words it outside transactions.
                 self.finding(
                     RuleId::SegmentSyntax,
                     seg.position(),
-                    format!(
-                        "{:?} is not a segment id (two or three letters or digits)",
-                        shown
-                    ),
+                    "an empty segment (two terminators in a row)".to_string(),
                 )
-                .with_value(shown),
-            );
+            } else {
+                self.finding(
+                    RuleId::SegmentSyntax,
+                    seg.position(),
+                    format!("{shown:?} is not a segment id (two or three letters or digits)"),
+                )
+                .with_value(shown)
+            };
+            sink(finding);
             let at = self.current_loop().unwrap_or(0);
             v.segment(self.g, at, seg, None);
             return;

@@ -293,3 +293,64 @@ fn every_prefix_of_a_valid_interchange_reads_without_panic_or_loss() {
         }
     }
 }
+
+#[test]
+fn findings_of_one_rule_are_capped_per_file() {
+    let input = std::fs::read(data("fuzz/terminator-run.edi")).unwrap();
+    let mut f = Vec::new();
+    Scanner::new()
+        .max_findings_per_rule(1000)
+        .scan(&input[..], "t", &mut |x| f.push(x), &mut |_| {})
+        .unwrap();
+    let syntax = f.iter().filter(|x| x.rule == RuleId::SegmentSyntax).count();
+    assert_eq!(syntax, 1000);
+    let cap: Vec<_> = f
+        .iter()
+        .filter(|x| x.rule == RuleId::LimitExceeded)
+        .collect();
+    assert_eq!(cap.len(), 1);
+    let all = findings_of(&input)
+        .iter()
+        .filter(|x| x.rule == RuleId::SegmentSyntax)
+        .count();
+    assert!(
+        cap[0]
+            .message
+            .starts_with(&format!("{} more segment-syntax", all - 1000)),
+        "{}",
+        cap[0].message
+    );
+    // Empty segments are worded alike inside and outside transactions.
+    assert!(f
+        .iter()
+        .filter(|x| x.rule == RuleId::SegmentSyntax)
+        .all(|x| x.message == "an empty segment (two terminators in a row)"));
+}
+
+#[test]
+fn a_segment_over_the_limit_is_refused_whatever_the_read_size() {
+    let text = std::fs::read_to_string(sample(BASE))
+        .unwrap()
+        .replace("N3*400 MERIDIAN WAY", &format!("N3*{}", "A".repeat(5000)));
+    for chunk in [16, 1 << 20] {
+        let mut r = ReaderBuilder::new()
+            .max_transaction_bytes(1024)
+            .chunk_size(chunk)
+            .from_reader(text.as_bytes(), "t");
+        let mut b = Block::new();
+        let err = loop {
+            match r.read_block(&mut b, &mut |_| {}) {
+                Ok(true) => continue,
+                Ok(false) => panic!("chunk {chunk}: read to the end"),
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(
+                err.kind(),
+                scrub837::ErrorKind::SegmentTooLong { limit: 1024 }
+            ),
+            "chunk {chunk}: {err}"
+        );
+    }
+}
