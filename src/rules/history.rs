@@ -166,7 +166,9 @@ impl HistoryPass {
     ) -> (Vec<(usize, Finding)>, Vec<usize>) {
         // Voids and replacements take their originals out first: a
         // replacement's lines are checked without the claim it replaces.
-        let superseding: Vec<(&str, &str, &str)> = records
+        // A set: a large run holds tens of thousands of voids and
+        // replacements, and every record is looked up in it.
+        let superseding: std::collections::HashSet<(&str, &str, &str)> = records
             .iter()
             .filter(|r| matches!(r.frequency, Frequency::Void | Frequency::Replacement))
             .map(|r| {
@@ -179,9 +181,11 @@ impl HistoryPass {
             .collect();
         let superseded = |r: &ScodeRecord| {
             !matches!(r.frequency, Frequency::Void | Frequency::Replacement)
-                && superseding.iter().any(|(p, b, c)| {
-                    *p == r.patient && *b == r.billing_provider && *c == r.claim_id
-                })
+                && superseding.contains(&(
+                    r.patient.as_str(),
+                    r.billing_provider.as_str(),
+                    r.claim_id.as_str(),
+                ))
         };
         for (p, b, c) in &superseding {
             if let Some(h) = self.patients.get_mut(*p) {
