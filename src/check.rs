@@ -174,10 +174,10 @@ impl Checker {
                     if !policy.in_scope(claim.subscriber().payer_id) {
                         continue;
                     }
-                    let facts = ClaimFacts::new(claim, policy, label.clone());
-                    if facts.scodes.is_empty() {
+                    if !ClaimFacts::has_scode(&claim, policy) {
                         continue;
                     }
+                    let facts = ClaimFacts::new(claim, policy, label.clone());
                     scode_lines += facts.scodes.len() as u64;
                     let frequency = Frequency::from_code(claim.frequency);
                     let start = rule_findings.len();

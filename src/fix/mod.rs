@@ -16,9 +16,8 @@
 //! transaction with structure errors are left as they are and reported as
 //! not fixed.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Write};
 use std::sync::Arc;
 
@@ -214,18 +213,43 @@ pub struct FixReport {
     pub collisions: Vec<String>,
 }
 
+/// FNV-1a of a claim id: every claim of a file is hashed, so the hash must
+/// be cheap; a collision only makes a new id skip a free suffix.
 fn id_hash(id: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
+    id.trim_ascii()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
+
+/// Hashes a `u64` that is already a hash: by itself.
+#[derive(Default, Clone, Copy)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type IdSet = HashSet<u64, BuildHasherDefault<Prehashed>>;
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
 
 struct Fixer<'o> {
     opts: &'o FixOptions,
     label: Arc<str>,
     report: FixReport,
-    seen_ids: HashSet<u64>,
-    generated: HashMap<u64, String>,
+    seen_ids: IdSet,
+    generated: IdMap<String>,
     st_in_group: u64,
     gs_in_interchange: u64,
     out: Vec<u8>,
@@ -244,7 +268,7 @@ struct ClaimPlan {
 }
 
 impl<'o> Fixer<'o> {
-    fn new_id(&mut self, base: &[u8], later_in_tx: &HashSet<u64>) -> String {
+    fn new_id(&mut self, base: &[u8], later_in_tx: &IdSet) -> String {
         let base = String::from_utf8_lossy(base.trim_ascii()).into_owned();
         for k in 1.. {
             let suffix = format!("S{k}");
@@ -352,7 +376,8 @@ impl<'o> Fixer<'o> {
         let first = block.position().segment;
         let idx = |p: Position| (p.segment - first) as usize;
         let claims: Vec<_> = tx.claims().collect();
-        let later_in_tx: HashSet<u64> = claims.iter().map(|c| id_hash(c.id)).collect();
+        // Ids later in this transaction, for new ids: made only when needed.
+        let mut later_in_tx: Option<IdSet> = None;
         for c in &claims {
             let h = id_hash(c.id);
             if let Some(id) = self.generated.get(&h) {
@@ -366,10 +391,10 @@ impl<'o> Fixer<'o> {
             if !policy.in_scope(claim.subscriber().payer_id) {
                 continue;
             }
-            let facts = ClaimFacts::new(*claim, policy, self.label.clone());
-            if facts.scodes.is_empty() {
+            if !ClaimFacts::has_scode(claim, policy) {
                 continue;
             }
+            let facts = ClaimFacts::new(*claim, policy, self.label.clone());
             let frequency = Frequency::from_code(claim.frequency);
             let mixed = facts.other_lines > 0;
             let bad_revenue: Vec<_> = facts
@@ -461,7 +486,11 @@ impl<'o> Fixer<'o> {
                 .collect();
             let new_ids = split
                 .iter()
-                .map(|_| self.new_id(claim.id, &later_in_tx))
+                .map(|_| {
+                    let later = later_in_tx
+                        .get_or_insert_with(|| claims.iter().map(|c| id_hash(c.id)).collect());
+                    self.new_id(claim.id, later)
+                })
                 .collect();
             plans.insert(ci, ClaimPlan { split, new_ids });
         }
@@ -938,8 +967,8 @@ pub fn fix_to<R: Read>(
             input: label.to_string(),
             ..FixReport::default()
         },
-        seen_ids: HashSet::new(),
-        generated: HashMap::new(),
+        seen_ids: IdSet::default(),
+        generated: IdMap::default(),
         st_in_group: 0,
         gs_in_interchange: 0,
         out: Vec::with_capacity(1 << 16),

@@ -70,6 +70,15 @@ pub struct ClaimFacts<'t, 'a> {
 }
 
 impl<'t, 'a> ClaimFacts<'t, 'a> {
+    /// Whether `claim` carries any of the policy's S-codes: most claims do
+    /// not, and need no facts at all.
+    pub fn has_scode(claim: &ClaimRef<'_, '_>, policy: &Policy) -> bool {
+        claim.lines().iter().any(|l| {
+            l.procedure
+                .is_some_and(|p| policy.scode(p.qualifier, p.code).is_some())
+        })
+    }
+
     /// The facts of `claim` under `policy`.
     pub fn new(claim: ClaimRef<'t, 'a>, policy: &Policy, label: Arc<str>) -> ClaimFacts<'t, 'a> {
         let mut scodes = Vec::new();
