@@ -28,12 +28,17 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::finding::{Position, RuleId, Severity};
 use crate::grammar::builder::LoopBuilder;
 use crate::grammar::{Form, Grammars};
+use crate::lex::SegmentId;
 use crate::model::{build_transaction, Amount, Transaction};
 use crate::policy::Policy;
 use crate::reader::{Block, BlockKind, ReaderBuilder};
 use crate::report::PolicyInfo;
 use crate::rules::{ClaimFacts, Frequency};
 use crate::write::{copy_segment, replace_segment, with_element};
+
+const CLM: SegmentId = SegmentId::new(b"CLM");
+const HL: SegmentId = SegmentId::new(b"HL");
+const SE: SegmentId = SegmentId::new(b"SE");
 
 /// The longest patient control number the guides allow (CLM01).
 pub const MAX_CLAIM_ID: usize = 20;
@@ -504,13 +509,10 @@ impl<'o> Fixer<'o> {
         }
         // Where each claim and line ends: a claim runs to the next CLM, HL
         // or SE; a line to the next LX or the claim's end.
-        let ids: Vec<Vec<u8>> = block
-            .segments()
-            .map(|s| s.id_bytes().to_ascii_uppercase())
-            .collect();
+        let ids: Vec<Option<SegmentId>> = block.segments().map(|s| s.id()).collect();
         let claim_end = |start: usize| {
             (start + 1..ids.len())
-                .find(|&i| matches!(ids[i].as_slice(), b"CLM" | b"HL" | b"SE"))
+                .find(|&i| ids[i].is_some_and(|id| id == CLM || id == HL || id == SE))
                 .unwrap_or(ids.len())
         };
         let bytes = block.bytes();
@@ -537,17 +539,24 @@ impl<'o> Fixer<'o> {
         };
         let mut moved_out: Vec<(usize, Vec<u8>, u64)> = Vec::new();
         let mut moved_buf = Vec::new();
-        let claim_starts: HashMap<usize, usize> = claims
-            .iter()
-            .enumerate()
-            .map(|(ci, c)| (idx(c.position), ci))
-            .collect();
+        // Claims come in segment order: a cursor finds the next one.
+        let mut next_claim = 0;
         let mut i = 0;
         while i < segs.len() {
             let seg = &segs[i];
-            if let Some(&ci) = claim_starts.get(&i) {
+            let starts_claim = claims.get(next_claim).is_some_and(|c| idx(c.position) == i);
+            if starts_claim {
+                let ci = next_claim;
+                next_claim += 1;
                 let claim = &claims[ci];
                 let end = claim_end(i);
+                if !plans.contains_key(&ci) && !(i..end).any(|k| sv2_rewrites.contains_key(&k)) {
+                    // Nothing to change in this claim: its bytes in one copy.
+                    out.extend_from_slice(&bytes[spans[i].start..spans[end - 1].end]);
+                    written.set(written.get() + (end - i) as u64);
+                    i = end;
+                    continue;
+                }
                 let lines = claim.lines();
                 let line_starts: Vec<usize> = lines.iter().map(|l| idx(l.position)).collect();
                 let header_end = line_starts.first().copied().unwrap_or(end);
@@ -718,13 +727,10 @@ impl<'o> Fixer<'o> {
         let (bytes, spans) = (block.bytes(), block.spans());
         let first = block.position().segment;
         let idx = |p: Position| (p.segment - first) as usize;
-        let ids: Vec<Vec<u8>> = segs
-            .iter()
-            .map(|s| s.id_bytes().to_ascii_uppercase())
-            .collect();
+        let ids: Vec<Option<SegmentId>> = segs.iter().map(|s| s.id()).collect();
         let level_end = |start: usize| {
             (start + 1..ids.len())
-                .find(|&i| matches!(ids[i].as_slice(), b"HL" | b"CLM" | b"SE"))
+                .find(|&i| ids[i].is_some_and(|id| id == CLM || id == HL || id == SE))
                 .unwrap_or(ids.len())
         };
         let d = segs[0].delimiters();
@@ -739,7 +745,7 @@ impl<'o> Fixer<'o> {
             &with_element(segs[0].as_bytes(), d, 2, st02.as_bytes()),
         );
         count += 1;
-        let first_hl = ids.iter().position(|x| x == b"HL").unwrap_or(ids.len());
+        let first_hl = ids.iter().position(|x| *x == Some(HL)).unwrap_or(ids.len());
         for span in &spans[1..first_hl] {
             copy_segment(&mut t, bytes, span);
             count += 1;
