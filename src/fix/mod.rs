@@ -261,6 +261,19 @@ struct Fixer<'o> {
     scode: Option<ScodeOut>,
 }
 
+/// Writes a segment whole, or with `content` in place of its own.
+fn write_segment(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    span: &crate::lex::framer::Span,
+    content: Option<&[u8]>,
+) {
+    match content {
+        Some(c) => replace_segment(out, bytes, span, c),
+        None => copy_segment(out, bytes, span),
+    }
+}
+
 /// Writes segment `i` of the block to the output, whole or with new content.
 type Emit<'a> = dyn FnMut(&mut Vec<u8>, usize, Option<&[u8]>) + 'a;
 
@@ -519,22 +532,18 @@ impl<'o> Fixer<'o> {
         let spans = block.spans();
         let segs: Vec<_> = block.segments().collect();
         let mut out = std::mem::take(&mut self.out);
+        // Each emitter writes a segment and counts what it wrote, for the
+        // SE01 of the transaction it goes to.
         let written = std::cell::Cell::new(0u64);
         let mut emit = |out: &mut Vec<u8>, i: usize, content: Option<&[u8]>| {
-            match content {
-                Some(c) => replace_segment(out, bytes, &spans[i], c),
-                None => copy_segment(out, bytes, &spans[i]),
-            }
+            write_segment(out, bytes, &spans[i], content);
             written.set(written.get() + 1);
         };
         // With --scode-out, new claims go to a side buffer instead.
         let side = self.scode.is_some();
         let moved_count = std::cell::Cell::new(0u64);
         let mut emit_moved = |out: &mut Vec<u8>, i: usize, content: Option<&[u8]>| {
-            match content {
-                Some(c) => replace_segment(out, bytes, &spans[i], c),
-                None => copy_segment(out, bytes, &spans[i]),
-            }
+            write_segment(out, bytes, &spans[i], content);
             moved_count.set(moved_count.get() + 1);
         };
         let mut moved_out: Vec<(usize, Vec<u8>, u64)> = Vec::new();
