@@ -216,6 +216,24 @@ fn another_key_is_refused() {
     );
 }
 
+/// Starts `check --record` of `file` into `db`, output piped.
+fn record_in_background(db: &Path, file: &Path) -> std::process::Child {
+    bin()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--history",
+            s(db),
+            "--record",
+            s(file),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// `n` claims, one S0353 each, for distinct patients (member ids with
 /// `prefix`).
 fn many_patients(n: usize, prefix: char) -> String {
@@ -284,23 +302,7 @@ fn two_pipelines_record_at_once_and_lose_nothing() {
     std::fs::write(&b, many_patients(10_000, 'B')).unwrap();
     // Create the store (and its key) first, as a deployment would.
     assert_eq!(stats(&db)["lines"], 0);
-    let spawn = |f: &Path| {
-        bin()
-            .args([
-                "check",
-                "--format",
-                "json",
-                "--history",
-                s(&db),
-                "--record",
-                s(f),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (pa, pb) = (spawn(&a), spawn(&b));
+    let (pa, pb) = (record_in_background(&db, &a), record_in_background(&db, &b));
     let (oa, ob) = (
         pa.wait_with_output().unwrap(),
         pb.wait_with_output().unwrap(),
@@ -326,25 +328,9 @@ fn two_runs_racing_for_one_s0353_exactly_one_wins() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("h.db");
         assert_eq!(stats(&db)["lines"], 0);
-        let spawn = |f: &Path| {
-            bin()
-                .args([
-                    "check",
-                    "--format",
-                    "json",
-                    "--history",
-                    s(&db),
-                    "--record",
-                    s(f),
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
         let (pa, pb) = (
-            spawn(&fixture("s0353-jan.edi")),
-            spawn(&fixture("s0353-again-mar.edi")),
+            record_in_background(&db, &fixture("s0353-jan.edi")),
+            record_in_background(&db, &fixture("s0353-again-mar.edi")),
         );
         let (oa, ob) = (
             pa.wait_with_output().unwrap(),
