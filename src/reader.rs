@@ -396,7 +396,11 @@ impl<R: Read> Reader<R> {
                     None if content.len() <= 3 => content,
                     None => &[][..],
                 };
-                if matches!(id, b"ST" | b"SE" | b"GS" | b"GE" | b"IEA" | b"ISA") {
+                // An ISA with any separator starts a new interchange, as
+                // the general path sees it.
+                if matches!(id, b"ST" | b"SE" | b"GS" | b"GE" | b"IEA" | b"ISA")
+                    || looks_like_isa(content)
+                {
                     break;
                 }
             }
@@ -550,9 +554,19 @@ impl<R: Read> Reader<R> {
                 if !self.started {
                     return Err(Error::not_x12("the input is empty", None));
                 }
-                // Only blanks after the last IEA: they were its tail already.
-                self.pos = self.len;
-                return Ok(Next::End);
+                if lead == 0 {
+                    return Ok(Next::End);
+                }
+                // Blanks after the last interchange that no segment's tail
+                // took (possible when a blank is the terminator): kept as a
+                // last empty segment, never dropped.
+                return Ok(Next::Segment(Span {
+                    start: 0,
+                    content_start: lead,
+                    content_end: lead,
+                    end: lead,
+                    terminated: false,
+                }));
             }
             match read_isa(&avail[lead..], self.eof) {
                 IsaStatus::Partial => {

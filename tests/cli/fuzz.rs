@@ -253,6 +253,40 @@ fn isa_non_ascii_element_separator_reads_the_same_in_any_piece_size() {
     }
 }
 
+/// framer target, after the reader gained a fast path for runs of plain
+/// segments: a segment inside a transaction that starts `ISA` and a
+/// separator other than the interchange's (`ISA\x13ISA*00*...`) was an
+/// ordinary segment to the fast path (whole reads) but a new interchange to
+/// the general path (small reads), so blocks depended on the read size. Both
+/// now take it for an ISA.
+#[test]
+fn isa_with_another_separator_inside_a_transaction_reads_the_same_in_any_piece_size() {
+    let (reading, _) = replay("isa-with-another-separator-inside-a-transaction.edi");
+    let input = fixture("isa-with-another-separator-inside-a-transaction.edi");
+    let at = input
+        .windows(4)
+        .position(|w| w == b"ISA\x13")
+        .expect("the inner ISA") as u64;
+    // The transaction before it is cut there, not ended.
+    let cut = &reading.blocks[2];
+    assert_eq!(cut.kind, BlockKind::Transaction);
+    assert!(!cut.ended);
+    assert_eq!(cut.offset + cut.len as u64, at);
+}
+
+/// check target (corpus replay): an ISA whose terminator is a space, and a
+/// last stray segment after which one more space followed. The reader took
+/// that space for trailing blanks already in a tail and dropped it; it is
+/// now kept as a last empty segment, so the blocks still add up to the input
+/// (`replay` checks that for every read size).
+#[test]
+fn a_blank_terminator_then_a_trailing_blank_loses_no_byte() {
+    let (reading, scan) = replay("blank-terminator-then-trailing-blank.edi");
+    assert_eq!(reading.bytes, fixture("blank-terminator-then-trailing-blank.edi"));
+    assert!(reading.error.is_none());
+    assert!(scan.result.is_ok());
+}
+
 // Hand-made inputs.
 
 #[test]
@@ -487,6 +521,7 @@ fn cr_only_terminators_read_like_the_clean_sample() {
 #[test]
 fn every_fuzz_fixture_has_a_test() {
     const COVERED: &[&str] = &[
+        "blank-terminator-then-trailing-blank.edi",
         "bom-then-garbage.edi",
         "cr-only-terminators.edi",
         "empty.edi",
@@ -496,6 +531,7 @@ fn every_fuzz_fixture_has_a_test() {
         "isa-terminator-equals-element-separator.edi",
         "isa-truncated-after-separator.edi",
         "isa-truncated-before-terminator.edi",
+        "isa-with-another-separator-inside-a-transaction.edi",
         "nested-isa-in-transaction.edi",
         "non-utf8-bytes.edi",
         "se-without-st.edi",
