@@ -282,7 +282,10 @@ fn isa_with_another_separator_inside_a_transaction_reads_the_same_in_any_piece_s
 #[test]
 fn a_blank_terminator_then_a_trailing_blank_loses_no_byte() {
     let (reading, scan) = replay("blank-terminator-then-trailing-blank.edi");
-    assert_eq!(reading.bytes, fixture("blank-terminator-then-trailing-blank.edi"));
+    assert_eq!(
+        reading.bytes,
+        fixture("blank-terminator-then-trailing-blank.edi")
+    );
     assert!(reading.error.is_none());
     assert!(scan.result.is_ok());
 }
