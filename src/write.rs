@@ -54,12 +54,6 @@ pub fn replace_segment(out: &mut Vec<u8>, bytes: &[u8], span: &Span, content: &[
     out.extend_from_slice(&bytes[span.content_end..span.end]);
 }
 
-/// The tail to give a segment written after the last one of an input when
-/// that one had no terminator: the terminator alone.
-pub fn terminator(delims: Delimiters) -> [u8; 1] {
-    [delims.segment]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

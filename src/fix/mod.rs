@@ -32,7 +32,6 @@ use crate::lex::SegmentId;
 use crate::model::{build_transaction, Amount, Transaction};
 use crate::policy::Policy;
 use crate::reader::{Block, BlockKind, ReaderBuilder};
-use crate::report::PolicyInfo;
 use crate::rules::{ClaimFacts, Frequency};
 use crate::write::{copy_segment, replace_segment, with_element};
 
@@ -1048,9 +1047,4 @@ pub fn fix_to<R: Read>(
         w.flush()?;
     }
     Ok(fixer.report)
-}
-
-/// Information on the policy a fix used, for the report.
-pub fn policy_info(opts: &FixOptions) -> PolicyInfo {
-    opts.policy.info()
 }

@@ -492,11 +492,6 @@ fn find(b: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&x| x == b)
 }
 
-/// Trims ASCII blanks around a value (the policy matches ignoring them).
-pub fn trim(v: &[u8]) -> &[u8] {
-    v.trim_ascii()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,18 +27,10 @@ pub fn run(a: HistoryArgs) -> anyhow::Result<ExitCode> {
                 ..CheckOptions::default()
             };
             let mut run = Checker::new(opts);
-            let mut failed = false;
-            for i in &inputs {
-                let label = i.label();
-                if let Err(e) = i
-                    .open()
-                    .map_err(anyhow::Error::from)
-                    .and_then(|r| run.check(r, label.as_str()).map_err(anyhow::Error::from))
-                {
-                    eprintln!("scrub837: {label}: {e:#}");
-                    failed = true;
-                }
-            }
+            let progress = crate::progress::Progress::new(&inputs);
+            let failed =
+                crate::inputs::read_each(&inputs, &progress, |rdr, label| run.check(rdr, label))
+                    > 0;
             let outcome = run.finish();
             // Past billings are recorded as billed: every line but voids
             // and the claims voids and replacements take out.

@@ -33,6 +33,33 @@ impl Input {
     }
 }
 
+/// Opens each input in turn and hands it, with its label, to `read`
+/// (through the progress bar). A failure to open or read is printed with
+/// the input's label and the other inputs are still read; returns how many
+/// failed.
+pub fn read_each(
+    inputs: &[Input],
+    progress: &crate::progress::Progress,
+    mut read: impl FnMut(Box<dyn Read>, &str) -> scrub837::Result<()>,
+) -> u64 {
+    let mut failed = 0;
+    for input in inputs {
+        let label = input.label();
+        let result = input
+            .open()
+            .with_context(|| format!("{label}: cannot open"))
+            .and_then(|rdr| {
+                read(progress.wrap(rdr, &label), &label).with_context(|| label.clone())
+            });
+        if let Err(e) = result {
+            failed += 1;
+            eprintln!("scrub837: {e:#}");
+        }
+    }
+    progress.finish();
+    failed
+}
+
 /// File name extensions read when a directory is walked (any case); files
 /// without an extension are read too. A file named on the command line is
 /// always read, whatever its name.

@@ -113,40 +113,19 @@ pub fn load_policy(a: &args::PolicyArgs) -> anyhow::Result<Policy> {
 fn validate(inputs: &[Input], scanner: &Scanner, cfg: &ReportConfig) -> anyhow::Result<ExitCode> {
     let mut findings: Vec<Finding> = Vec::new();
     let mut counts = Counts::default();
-    let mut failed = false;
-    let progress = Progress::new(inputs);
-    for input in inputs {
-        let label = input.label();
+    let failed = inputs::read_each(inputs, &Progress::new(inputs), |rdr, label| {
         let start = findings.len();
-        let result = input
-            .open()
-            .with_context(|| format!("{label}: cannot open"))
-            .and_then(|rdr| {
-                scanner
-                    .scan(
-                        progress.wrap(rdr, &label),
-                        label.as_str(),
-                        &mut |f| findings.push(f),
-                        &mut |_| {},
-                    )
-                    .map_err(anyhow::Error::from)
-                    .with_context(|| label.clone())
-            });
+        let result = scanner.scan(rdr, label, &mut |f| findings.push(f), &mut |_| {});
         // Findings of one input are reported by segment position.
         findings[start..].sort_by_key(|f| (f.segment, f.offset));
-        match result {
-            Ok(c) => counts += c,
-            Err(e) => {
-                counts.files += 1;
-                failed = true;
-                eprintln!("scrub837: {e:#}");
-            }
-        }
-    }
-    progress.finish();
+        counts += result?;
+        Ok(())
+    });
+    // An input that could not be read still counts as a file.
+    counts.files += failed;
     let summary = Summary::new(counts, None, &findings);
     report(&findings, &summary, None, cfg)?;
-    Ok(exit_code(failed, &findings, cfg.deny_warnings))
+    Ok(exit_code(failed > 0, &findings, cfg.deny_warnings))
 }
 
 fn check(
@@ -158,24 +137,9 @@ fn check(
 ) -> anyhow::Result<ExitCode> {
     let policy = opts.policy.info();
     let mut run = Checker::new(opts);
-    let mut failed = false;
-    let progress = Progress::new(inputs);
-    for input in inputs {
-        let label = input.label();
-        let result = input
-            .open()
-            .with_context(|| format!("{label}: cannot open"))
-            .and_then(|rdr| {
-                run.check(progress.wrap(rdr, &label), label.as_str())
-                    .map_err(anyhow::Error::from)
-                    .with_context(|| label.clone())
-            });
-        if let Err(e) = result {
-            failed = true;
-            eprintln!("scrub837: {e:#}");
-        }
-    }
-    progress.finish();
+    let failed = inputs::read_each(inputs, &Progress::new(inputs), |rdr, label| {
+        run.check(rdr, label)
+    }) > 0;
     let out = match history {
         None => run.finish(),
         Some(path) => {
@@ -208,25 +172,13 @@ fn extract(
     format: args::RowFormatArg,
 ) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::new();
-    let mut failed = false;
-    for input in inputs {
-        let label: std::sync::Arc<str> = input.label().into();
-        let result = input
-            .open()
-            .with_context(|| format!("{label}: cannot open"))
-            .and_then(|rdr| {
-                scanner
-                    .scan(rdr, label.clone(), &mut |_| {}, &mut |tx| {
-                        scode_rows(tx, policy, &label, &mut rows)
-                    })
-                    .map_err(anyhow::Error::from)
-                    .with_context(|| label.to_string())
-            });
-        if let Err(e) = result {
-            failed = true;
-            eprintln!("scrub837: {e:#}");
-        }
-    }
+    let failed = inputs::read_each(inputs, &Progress::new(inputs), |rdr, label| {
+        let label: std::sync::Arc<str> = label.into();
+        scanner.scan(rdr, label.clone(), &mut |_| {}, &mut |tx| {
+            scode_rows(tx, policy, &label, &mut rows)
+        })?;
+        Ok(())
+    }) > 0;
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match format {
