@@ -155,9 +155,8 @@ impl CodeLists {
             let mut lists = CodeLists::default();
             for (name, codes) in raw {
                 let i = list_index(&name).expect("bundled lists are known lists");
-                let list = CodeList::from_codes(
-                    codes.iter().map(|c| c.to_ascii_uppercase().into_bytes()),
-                );
+                let list =
+                    CodeList::from_codes(codes.iter().map(|c| c.to_ascii_uppercase().into_bytes()));
                 lists.lists[i] = Some(Arc::new(list));
             }
             lists

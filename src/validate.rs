@@ -216,7 +216,12 @@ impl ElementChecker {
                     )
                     .with_element(name)
                     .with_phi_value(String::from_utf8_lossy(v))
-                    .with_ack(AckDetail::element("3", pos.min(99) as u8, 0, "")),
+                    .with_ack(AckDetail::element(
+                        "3",
+                        pos.min(99) as u8,
+                        0,
+                        "",
+                    )),
                 );
             }
         }
@@ -727,10 +732,30 @@ fn all_plain(v: &[u8], d: Delimiters) -> bool {
     if tail.is_empty() {
         return true;
     }
-    // Pad with a plain byte.
-    let mut w = [b'A'; 8];
-    w[..tail.len()].copy_from_slice(tail);
-    bad(u64::from_le_bytes(w)) == 0
+    // The last bytes, with the rest of the word a plain byte.
+    let n = tail.len();
+    let pad = 0x4141_4141_4141_4141u64 << (8 * n);
+    bad(load_short(tail) | pad) == 0
+}
+
+/// Up to seven bytes as a little-endian word, high bytes zero, without a
+/// byte-wise copy through memory (which stalls the load that follows).
+#[inline]
+fn load_short(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]);
+        u64::from(lo) | u64::from(hi) << (8 * (n - 4))
+    } else if n >= 2 {
+        let lo = u16::from_le_bytes([b[0], b[1]]);
+        let hi = u16::from_le_bytes([b[n - 2], b[n - 1]]);
+        u64::from(lo) | u64::from(hi) << (8 * (n - 2))
+    } else if n == 1 {
+        u64::from(b[0])
+    } else {
+        0
+    }
 }
 
 /// `-?[0-9]+`
@@ -797,6 +822,16 @@ mod tests {
                 v[n - 1] = 0x80;
                 assert!(!all_plain(&v, d), "{n}");
             }
+        }
+    }
+
+    #[test]
+    fn short_loads() {
+        let b = b"abcdefg";
+        for n in 0..8 {
+            let mut w = [0u8; 8];
+            w[..n].copy_from_slice(&b[..n]);
+            assert_eq!(load_short(&b[..n]), u64::from_le_bytes(w), "{n}");
         }
     }
 
