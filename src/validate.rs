@@ -719,7 +719,8 @@ fn all_plain(v: &[u8], d: Delimiters) -> bool {
         let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
         // A byte below 0x20, or above 0x7E (0x7F and the high half).
         let low = w.wrapping_sub(LO * 0x20) & !w & HI;
-        let high = (w.wrapping_add(LO * (127 - 0x7E)) | w) & HI;
+        // Adding 1 to each byte sets its high bit from 0x7F up.
+        let high = (w.wrapping_add(LO) | w) & HI;
         low | high | zero(w ^ comp) | zero(w ^ rep)
     };
     let mut chunks = v.chunks_exact(8);
