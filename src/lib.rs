@@ -39,6 +39,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod ack;
 pub mod auth;
 pub mod check;
 pub mod codes;

@@ -9,6 +9,8 @@
 use std::io::Read;
 use std::sync::Arc;
 
+use std::cell::RefCell;
+
 use crate::codes::CodeLists;
 use crate::envelope::EnvelopeChecker;
 use crate::error::Result;
@@ -65,6 +67,15 @@ pub struct Scanner {
     skip_elements: bool,
 }
 
+/// Watches a scan: every block as the reader hands it over, and every
+/// finding. [`crate::ack::AckRecorder`] is one.
+pub trait ScanObserver {
+    /// A block: one envelope segment, or a whole transaction.
+    fn block(&mut self, block: &Block);
+    /// A finding, before the per-rule cap.
+    fn finding(&mut self, finding: &Finding);
+}
+
 /// The default cap on findings of one rule in one input: plenty for any
 /// real file, and it keeps a file of a million empty segments from
 /// becoming a million findings in memory.
@@ -105,6 +116,24 @@ impl Scanner {
         self
     }
 
+    /// Scans one input, telling `observer` of every block the reader hands
+    /// over (before the block's own findings) and of every finding (before
+    /// the per-rule cap): what an acknowledgment needs.
+    ///
+    /// # Errors
+    ///
+    /// As [`Scanner::scan`].
+    pub fn scan_observed<R: Read>(
+        &self,
+        rdr: R,
+        label: impl Into<Arc<str>>,
+        sink: &mut dyn FnMut(Finding),
+        on_transaction: &mut dyn FnMut(&Transaction<'_>),
+        observer: &mut dyn ScanObserver,
+    ) -> Result<Counts> {
+        self.scan_inner(rdr, label.into(), sink, on_transaction, Some(observer))
+    }
+
     /// Scans one input.
     ///
     /// # Errors
@@ -118,7 +147,19 @@ impl Scanner {
         sink: &mut dyn FnMut(Finding),
         on_transaction: &mut dyn FnMut(&Transaction<'_>),
     ) -> Result<Counts> {
-        let label: Arc<str> = label.into();
+        self.scan_inner(rdr, label.into(), sink, on_transaction, None)
+    }
+
+    fn scan_inner<R: Read>(
+        &self,
+        rdr: R,
+        label: Arc<str>,
+        sink: &mut dyn FnMut(Finding),
+        on_transaction: &mut dyn FnMut(&Transaction<'_>),
+        observer: Option<&mut dyn ScanObserver>,
+    ) -> Result<Counts> {
+        // Both the finding sink and the block loop tell the observer.
+        let observer = RefCell::new(observer);
         let max = self
             .max_findings_per_rule
             .unwrap_or(DEFAULT_MAX_FINDINGS_PER_RULE);
@@ -126,6 +167,9 @@ impl Scanner {
         let mut first_left_out: Vec<Option<Position>> = vec![None; RuleId::ALL.len()];
         let mut capped = |f: Finding| {
             let i = f.rule as usize;
+            if let Some(o) = observer.borrow_mut().as_deref_mut() {
+                o.finding(&f);
+            }
             seen[i] += 1;
             if seen[i] <= max {
                 sink(f);
@@ -133,7 +177,7 @@ impl Scanner {
                 first_left_out[i] = Some(f.position());
             }
         };
-        let result = self.scan_all(rdr, label.clone(), &mut capped, on_transaction);
+        let result = self.scan_all(rdr, label.clone(), &mut capped, on_transaction, &observer);
         for (i, at) in first_left_out.iter().enumerate() {
             if let Some(at) = at {
                 let rule = RuleId::ALL[i];
@@ -154,6 +198,7 @@ impl Scanner {
         label: Arc<str>,
         sink: &mut dyn FnMut(Finding),
         on_transaction: &mut dyn FnMut(&Transaction<'_>),
+        observer: &RefCell<Option<&mut dyn ScanObserver>>,
     ) -> Result<Counts> {
         let mut reader = self.reader.from_reader(rdr, label.clone());
         let mut envelope = EnvelopeChecker::new(label.clone());
@@ -173,7 +218,20 @@ impl Scanner {
             files: 1,
             ..Counts::default()
         };
-        while reader.read_block(&mut block, sink)? {
+        // The reader's findings about a block wait until the observer has
+        // seen the block, so they can be filed under it.
+        let mut pending: Vec<Finding> = Vec::new();
+        loop {
+            let more = reader.read_block(&mut block, &mut |f| pending.push(f));
+            if let Ok(true) = more {
+                if let Some(o) = observer.borrow_mut().as_deref_mut() {
+                    o.block(&block);
+                }
+            }
+            pending.drain(..).for_each(&mut *sink);
+            if !more? {
+                break;
+            }
             let grammar: Option<&Grammar> = envelope.block(&block, sink);
             if block.kind() != BlockKind::Transaction {
                 continue;

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use super::{pack_code, Grammar, LoopDef, LoopNode, Node, QuickMatch, SegmentNode};
 use crate::codes::CodeLists;
-use crate::finding::{Finding, Position, RuleId};
+use crate::finding::{AckDetail, Finding, Position, RuleId};
 use crate::lex::{Segment, SegmentId};
 use crate::validate::ElementChecker;
 
@@ -159,6 +159,11 @@ impl<'g> LoopBuilder<'g> {
         self
     }
 
+    /// Whether placed segments' elements are checked.
+    pub fn checks_elements(&self) -> bool {
+        self.elements.is_some()
+    }
+
     #[inline]
     fn check_elements(
         &mut self,
@@ -259,15 +264,18 @@ impl<'g> LoopBuilder<'g> {
                         self.stack[d].group = sn.group;
                         self.counts[base + i] += 1;
                         if sn.max.is_some_and(|m| self.counts[base + i] > m) {
-                            sink(self.finding(
-                                RuleId::RepeatExceeded,
-                                seg.position(),
-                                format!(
-                                    "{id} is used more than {} time(s) in loop {}",
-                                    sn.max.unwrap_or(0),
-                                    def.id
-                                ),
-                            ));
+                            sink(
+                                self.finding(
+                                    RuleId::RepeatExceeded,
+                                    seg.position(),
+                                    format!(
+                                        "{id} is used more than {} time(s) in loop {}",
+                                        sn.max.unwrap_or(0),
+                                        def.id
+                                    ),
+                                )
+                                .with_ack(AckDetail::segment("5").in_loop(&def.id)),
+                            );
                         }
                         self.check_elements(sn, seg, sink);
                         v.segment(self.g, def_idx, seg, Some(sn));
@@ -315,11 +323,14 @@ impl<'g> LoopBuilder<'g> {
         let l = &self.g.loops[ci];
         if let Some(max) = l.repeat {
             if count > max {
-                sink(self.finding(
-                    RuleId::RepeatExceeded,
-                    seg.position(),
-                    format!("loop {} ({}) repeats more than {max} time(s)", l.id, l.name),
-                ));
+                sink(
+                    self.finding(
+                        RuleId::RepeatExceeded,
+                        seg.position(),
+                        format!("loop {} ({}) repeats more than {max} time(s)", l.id, l.name),
+                    )
+                    .with_ack(AckDetail::segment("4").in_loop(&l.id)),
+                );
             }
         }
     }
@@ -447,23 +458,43 @@ impl<'g> LoopBuilder<'g> {
                 if self.counts[f.base + i] != 0 {
                     continue;
                 }
-                let what = match &l.body[i] {
-                    Node::Segment(sn) => match &sn.matcher {
-                        Some(m) => {
-                            format!("{}*{} segment", sn.id, String::from_utf8_lossy(&m.codes[0]))
-                        }
-                        None => format!("{} segment", sn.id),
-                    },
+                let (what, missing_id, loop_id) = match &l.body[i] {
+                    Node::Segment(sn) => {
+                        let what = match &sn.matcher {
+                            Some(m) => format!(
+                                "{}*{} segment",
+                                sn.id,
+                                String::from_utf8_lossy(&m.codes[0])
+                            ),
+                            None => format!("{} segment", sn.id),
+                        };
+                        (what, sn.id, &l.id)
+                    }
                     Node::Loop(LoopNode { index, .. }) => {
                         let c = &self.g.loops[*index];
-                        format!("loop {} ({})", c.id, c.name)
+                        let what = format!("loop {} ({})", c.id, c.name);
+                        (what, c.trigger().id, &c.id)
                     }
                 };
-                sink(self.finding(
-                    RuleId::SegmentMissing,
-                    f.opened_at,
-                    format!("loop {} ({}) lacks its required {what}", l.id, l.name),
-                ));
+                // 999: IK304 3 for a missing segment, I7 for a loop that
+                // occurs fewer times than the guide requires.
+                let code = if matches!(l.body[i], Node::Segment(_)) {
+                    "3"
+                } else {
+                    "I7"
+                };
+                sink(
+                    self.finding(
+                        RuleId::SegmentMissing,
+                        f.opened_at,
+                        format!("loop {} ({}) lacks its required {what}", l.id, l.name),
+                    )
+                    .with_ack(
+                        AckDetail::segment(code)
+                            .for_segment(missing_id)
+                            .in_loop(loop_id),
+                    ),
+                );
             }
             if let Some(has) = f.hl_has_children {
                 if has != f.hl_child_seen {

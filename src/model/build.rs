@@ -12,7 +12,7 @@ use super::{
     Amount, BillingProvider, Claim, ClaimDate, DateRange, Diagnosis, Patient, Procedure,
     ServiceLine, Subscriber, Transaction,
 };
-use crate::finding::{Finding, RuleId};
+use crate::finding::{AckDetail, Finding, RuleId};
 use crate::grammar::builder::{LoopBuilder, LoopVisitor};
 use crate::grammar::{Form, Grammar, LoopKind, SegmentNode};
 use crate::lex::{element_name, Segment, SegmentId};
@@ -98,6 +98,9 @@ pub struct ModelBuilder<'a> {
     label: Arc<str>,
     findings: Vec<Finding>,
     current_patient: Option<usize>,
+    /// The loop builder checks elements too: leave the element syntax it
+    /// reports (amounts, BHT04) to it rather than say it twice.
+    elements_checked: bool,
 }
 
 impl<'a> ModelBuilder<'a> {
@@ -121,6 +124,7 @@ impl<'a> ModelBuilder<'a> {
             label,
             findings: Vec::new(),
             current_patient: None,
+            elements_checked: false,
         }
     }
 
@@ -139,6 +143,10 @@ impl<'a> ModelBuilder<'a> {
         value: &[u8],
         phi: bool,
     ) {
+        let typed = rule == RuleId::ElementSyntax || element == "BHT04";
+        if typed && self.elements_checked {
+            return;
+        }
         let v = String::from_utf8_lossy(value).into_owned();
         let mut f =
             Finding::new(rule, self.label.clone(), seg.position(), message).with_element(element);
@@ -190,6 +198,17 @@ impl<'a> ModelBuilder<'a> {
                     v,
                     phi,
                 );
+                // 999: an invalid date (8) or code (7), and the element's
+                // reference number (1250 format, 1251 value; DMG 1250/1251 too).
+                let (code, reference) = match rule {
+                    RuleId::BadDate => ("8", "1251"),
+                    _ => ("7", "1250"),
+                };
+                if let Some(f) = self.findings.last_mut() {
+                    if f.element.as_deref() == Some(name.as_str()) {
+                        f.ack = Some(Box::new(AckDetail::element(code, el as u8, 0, reference)));
+                    }
+                }
                 None
             }
         }
@@ -562,6 +581,7 @@ pub fn build_transaction<'b>(
 ) -> Transaction<'b> {
     let g = builder.grammar();
     let mut model = ModelBuilder::new(g.form, builder.label().clone());
+    model.elements_checked = builder.checks_elements();
     // Typical shares of segments, so the vectors rarely grow.
     let n = block.segments().len();
     // (Generous: growing a vector copies all of it, and 837P runs about

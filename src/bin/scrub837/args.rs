@@ -262,6 +262,26 @@ pub struct InputArgs {
     /// Suffixes K, M and G are accepted.
     #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
     pub max_transaction_bytes: usize,
+
+    /// Check an external code list: NAME=FILE, repeatable.
+    ///
+    /// FILE holds one code a line (the first field of a CSV line counts;
+    /// `#` lines are comments). NAME is one of: icd10-cm, icd10-pcs, hcpcs,
+    /// taxonomy, zip, revenue, remark_code, or a bundled list to replace
+    /// (states, country, currency, pos). Without it, those elements are
+    /// checked for type and length only.
+    #[arg(long = "code-list", value_name = "NAME=FILE", value_parser = parse_code_list)]
+    pub code_lists: Vec<(String, PathBuf)>,
+}
+
+/// Parses `NAME=FILE`.
+pub fn parse_code_list(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(file)))
+        }
+        _ => Err(format!("{s:?} is not NAME=FILE")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -310,6 +330,17 @@ pub struct ValidateArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub report: ReportArgs,
+
+    /// Also write an X12 999 acknowledgment (005010X231A1) for the input
+    /// to FILE: IK3/IK4 for each segment and element error, IK5 and AK9
+    /// verdicts; a TA1 in its place when the interchange envelope is
+    /// broken. One input only. Written atomically, owner-only.
+    #[arg(long, value_name = "FILE")]
+    pub ack: Option<PathBuf>,
+
+    /// ISA13 (and GS06) of the acknowledgment; default: from the clock.
+    #[arg(long, value_name = "N", requires = "ack", value_parser = clap::value_parser!(u32).range(1..=999_999_999))]
+    pub ack_control_number: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -213,16 +213,20 @@ fn write_report(
     Ok(())
 }
 
-fn write_atomically_bytes(target: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes `bytes` to `target` through an owner-only temporary file in the
+/// same folder, synced and renamed into place: all or nothing.
+pub(crate) fn write_atomically_bytes(target: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let mut tmp = tempfile::NamedTempFile::new_in(&dir)
         .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
-    tmp.write_all(bytes)?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("{}: write failed", target.display()))?;
     tmp.persist(target)
-        .with_context(|| format!("{}: cannot rename the report into place", target.display()))?;
+        .with_context(|| format!("{}: cannot rename the file into place", target.display()))?;
     Ok(())
 }
 

@@ -8,7 +8,6 @@ use anyhow::{bail, Context};
 use scrub837::check::{CheckOptions, Checker};
 use scrub837::history::HistoryStore;
 use scrub837::rules::Frequency;
-use scrub837::scan::Scanner;
 
 use crate::args::{HistoryAction, HistoryArgs, TreeFormatArg};
 
@@ -23,7 +22,7 @@ pub fn run(a: HistoryArgs) -> anyhow::Result<ExitCode> {
             let inputs = crate::inputs::resolve(&input.paths)?;
             let opts = CheckOptions {
                 policy: crate::load_policy(&policy)?,
-                scanner: Scanner::new().max_transaction_bytes(input.max_transaction_bytes),
+                scanner: crate::scanner(&input)?,
                 ..CheckOptions::default()
             };
             let mut run = Checker::new(opts);

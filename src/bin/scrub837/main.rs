@@ -11,10 +11,12 @@ mod tree;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Parser;
+use scrub837::ack::{AckOptions, AckRecorder};
 use scrub837::auth::Authorizations;
 use scrub837::check::{CheckOptions, Checker};
+use scrub837::codes::CodeLists;
 use scrub837::extract::scode_rows;
 use scrub837::history::HistoryStore;
 use scrub837::policy::Policy;
@@ -53,8 +55,22 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Validate(a) => {
             let inputs = inputs::resolve(&a.input.paths)?;
             let cfg = a.report.resolve();
-            let scanner = Scanner::new().max_transaction_bytes(a.input.max_transaction_bytes);
-            validate(&inputs, &scanner, &cfg)
+            let scanner = scanner(&a.input)?;
+            let ack = match &a.ack {
+                None => None,
+                Some(path) => {
+                    if inputs.len() != 1 {
+                        bail!("--ack acknowledges one input; {} were given", inputs.len());
+                    }
+                    let mut opts = AckOptions::now();
+                    if let Some(n) = a.ack_control_number {
+                        opts.control_number = n;
+                    }
+                    opts.show_phi = a.report.show_phi;
+                    Some((path.as_path(), opts))
+                }
+            };
+            validate(&inputs, &scanner, &cfg, ack)
         }
         Command::Check(a) => {
             let policy = load_policy(&a.policy)?;
@@ -68,7 +84,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 policy,
                 authorizations,
                 as_of: a.as_of,
-                scanner: Scanner::new().max_transaction_bytes(a.input.max_transaction_bytes),
+                scanner: scanner(&a.input)?,
             };
             check(&inputs, opts, &cfg, a.history.as_deref(), a.record)
         }
@@ -76,7 +92,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Extract(a) => {
             let policy = load_policy(&a.policy)?;
             let inputs = inputs::resolve(&a.input.paths)?;
-            let scanner = Scanner::new().max_transaction_bytes(a.input.max_transaction_bytes);
+            let scanner = scanner(&a.input)?;
             extract(&inputs, &scanner, &policy, a.format)
         }
         Command::Fix(a) => {
@@ -108,14 +124,44 @@ pub fn load_policy(a: &args::PolicyArgs) -> anyhow::Result<Policy> {
     }
 }
 
-/// Reads every input, then reports. Per-input failures are printed to
-/// stderr and make the exit status 2; the other inputs are still read.
-fn validate(inputs: &[Input], scanner: &Scanner, cfg: &ReportConfig) -> anyhow::Result<ExitCode> {
+/// The scanner the input flags ask for: transaction limit, code lists.
+pub fn scanner(a: &args::InputArgs) -> anyhow::Result<Scanner> {
+    let mut scanner = Scanner::new().max_transaction_bytes(a.max_transaction_bytes);
+    if !a.code_lists.is_empty() {
+        let mut lists = CodeLists::bundled().clone();
+        for (name, path) in &a.code_lists {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read the code list", path.display()))?;
+            lists
+                .add_text(name, &text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        scanner = scanner.code_lists(std::sync::Arc::new(lists));
+    }
+    Ok(scanner)
+}
+
+/// Reads every input, then reports (and writes the acknowledgment when
+/// asked). Per-input failures are printed to stderr and make the exit
+/// status 2; the other inputs are still read.
+fn validate(
+    inputs: &[Input],
+    scanner: &Scanner,
+    cfg: &ReportConfig,
+    ack: Option<(&std::path::Path, AckOptions)>,
+) -> anyhow::Result<ExitCode> {
     let mut findings: Vec<Finding> = Vec::new();
     let mut counts = Counts::default();
+    let mut recorder = AckRecorder::new();
     let failed = inputs::read_each(inputs, &Progress::new(inputs), |rdr, label| {
         let start = findings.len();
-        let result = scanner.scan(rdr, label, &mut |f| findings.push(f), &mut |_| {});
+        let result = scanner.scan_observed(
+            rdr,
+            label,
+            &mut |f| findings.push(f),
+            &mut |_| {},
+            &mut recorder,
+        );
         // Findings of one input are reported by segment position.
         findings[start..].sort_by_key(|f| (f.segment, f.offset));
         counts += result?;
@@ -123,6 +169,14 @@ fn validate(inputs: &[Input], scanner: &Scanner, cfg: &ReportConfig) -> anyhow::
     });
     // An input that could not be read still counts as a file.
     counts.files += failed;
+    if let Some((path, opts)) = ack {
+        // No acknowledgment of an input that could not be read.
+        if failed == 0 {
+            let mut out = Vec::new();
+            recorder.write(&opts, &mut out)?;
+            fixcmd::write_atomically_bytes(path, &out)?;
+        }
+    }
     let summary = Summary::new(counts, None, &findings);
     report(&findings, &summary, None, cfg)?;
     Ok(exit_code(failed > 0, &findings, cfg.deny_warnings))
