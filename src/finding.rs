@@ -289,6 +289,68 @@ pub struct Finding {
     /// Whether `value` is protected health information, masked unless asked.
     #[serde(skip)]
     pub value_is_phi: bool,
+    /// The finding in X12 acknowledgment terms, for the 999 (not part of
+    /// the report: the report's fields say the same in words).
+    #[serde(skip)]
+    pub ack: Option<Box<AckDetail>>,
+}
+
+/// Where a finding sits in a 999's terms: the IK3 segment error code or the
+/// IK4 element error code, and the element it names.
+///
+/// ```
+/// use scrub837::AckDetail;
+/// let d = AckDetail::element("7", 5, 2, "1332");
+/// assert_eq!((d.element, d.component, d.code), (5, 2, "7"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AckDetail {
+    /// The IK304 (segment) or IK403 (element) error code.
+    pub code: &'static str,
+    /// Element position (IK401-1); 0 for a segment-level error.
+    pub element: u8,
+    /// Component position (IK401-2); 0 for a simple element.
+    pub component: u8,
+    /// Data element reference number (IK402).
+    pub reference: Box<str>,
+    /// The segment the error is about when it is not the one at the
+    /// finding's position (a missing segment: IK301).
+    pub segment_id: Option<crate::lex::SegmentId>,
+    /// The loop the segment belongs to (IK303).
+    pub loop_id: Option<Box<str>>,
+}
+
+impl AckDetail {
+    /// An IK4 element error.
+    pub fn element(code: &'static str, element: u8, component: u8, reference: &str) -> AckDetail {
+        AckDetail {
+            code,
+            element,
+            component,
+            reference: reference.into(),
+            ..AckDetail::default()
+        }
+    }
+
+    /// An IK3 segment error.
+    pub fn segment(code: &'static str) -> AckDetail {
+        AckDetail {
+            code,
+            ..AckDetail::default()
+        }
+    }
+
+    /// The same, naming the segment it is about.
+    pub fn for_segment(mut self, id: crate::lex::SegmentId) -> AckDetail {
+        self.segment_id = Some(id);
+        self
+    }
+
+    /// The same, naming the loop.
+    pub fn in_loop(mut self, loop_id: &str) -> AckDetail {
+        self.loop_id = Some(loop_id.into());
+        self
+    }
 }
 
 impl Finding {
@@ -313,6 +375,7 @@ impl Finding {
             element: None,
             value: None,
             value_is_phi: false,
+            ack: None,
         }
     }
 
@@ -365,6 +428,12 @@ impl Finding {
     pub fn with_phi_value(mut self, value: impl Into<String>) -> Finding {
         self.value = Some(value.into());
         self.value_is_phi = true;
+        self
+    }
+
+    /// Attaches the 999 terms of the finding.
+    pub fn with_ack(mut self, ack: AckDetail) -> Finding {
+        self.ack = Some(Box::new(ack));
         self
     }
 

@@ -41,6 +41,7 @@
 
 pub mod auth;
 pub mod check;
+pub mod codes;
 pub mod envelope;
 mod error;
 pub mod extract;
@@ -55,6 +56,7 @@ pub mod reader;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod validate;
 pub mod write;
 
 pub use error::{Error, ErrorKind, Result};
@@ -63,4 +65,4 @@ pub use error::{Error, ErrorKind, Result};
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
-pub use finding::{Finding, Position, RuleId, Severity, UnknownRuleId};
+pub use finding::{AckDetail, Finding, Position, RuleId, Severity, UnknownRuleId};

@@ -9,6 +9,7 @@
 use std::io::Read;
 use std::sync::Arc;
 
+use crate::codes::CodeLists;
 use crate::envelope::EnvelopeChecker;
 use crate::error::Result;
 use crate::finding::{Finding, Position, RuleId};
@@ -59,6 +60,9 @@ impl std::ops::AddAssign for Counts {
 pub struct Scanner {
     reader: ReaderBuilder,
     max_findings_per_rule: Option<u64>,
+    /// External code lists; `None`: the bundled ones.
+    codes: Option<Arc<CodeLists>>,
+    skip_elements: bool,
 }
 
 /// The default cap on findings of one rule in one input: plenty for any
@@ -84,6 +88,20 @@ impl Scanner {
     /// `limit-exceeded` finding at the first one left out.
     pub fn max_findings_per_rule(mut self, n: u64) -> Scanner {
         self.max_findings_per_rule = Some(n.max(1));
+        self
+    }
+
+    /// Checks elements against these external code lists (default: the
+    /// bundled lists, [`CodeLists::bundled`]).
+    pub fn code_lists(mut self, lists: Arc<CodeLists>) -> Scanner {
+        self.codes = Some(lists);
+        self
+    }
+
+    /// Whether to check elements (usage, type, length, codes, relational
+    /// conditions) as well as loops and segments. On by default.
+    pub fn element_checks(mut self, on: bool) -> Scanner {
+        self.skip_elements = !on;
         self
     }
 
@@ -143,6 +161,14 @@ impl Scanner {
         let grammars = Grammars::embedded();
         let mut professional = LoopBuilder::new(&grammars.professional, label.clone());
         let mut institutional = LoopBuilder::new(&grammars.institutional, label.clone());
+        if !self.skip_elements {
+            let codes = self
+                .codes
+                .clone()
+                .unwrap_or_else(|| Arc::new(CodeLists::bundled().clone()));
+            professional = professional.with_element_checks(codes.clone());
+            institutional = institutional.with_element_checks(codes);
+        }
         let mut counts = Counts {
             files: 1,
             ..Counts::default()

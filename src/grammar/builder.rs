@@ -21,8 +21,10 @@
 use std::sync::Arc;
 
 use super::{pack_code, Grammar, LoopDef, LoopNode, Node, QuickMatch, SegmentNode};
+use crate::codes::CodeLists;
 use crate::finding::{Finding, Position, RuleId};
 use crate::lex::{Segment, SegmentId};
+use crate::validate::ElementChecker;
 
 /// Receives the loop tree as the builder finds it.
 ///
@@ -131,6 +133,7 @@ pub struct LoopBuilder<'g> {
     counts: Vec<u32>,
     next_hl: u64,
     hl_trigger: SegmentId,
+    elements: Option<ElementChecker>,
 }
 
 impl<'g> LoopBuilder<'g> {
@@ -144,6 +147,27 @@ impl<'g> LoopBuilder<'g> {
             counts: Vec::with_capacity(256),
             next_hl: 1,
             hl_trigger: SegmentId::new(b"HL"),
+            elements: None,
+        }
+    }
+
+    /// Also checks every placed segment's elements against the guide's
+    /// element definitions (see [`crate::validate`]), with these external
+    /// code lists.
+    pub fn with_element_checks(mut self, codes: Arc<CodeLists>) -> LoopBuilder<'g> {
+        self.elements = Some(ElementChecker::new(codes, self.label.clone()));
+        self
+    }
+
+    #[inline]
+    fn check_elements(
+        &mut self,
+        node: &SegmentNode,
+        seg: &Segment<'_>,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        if let (Some(checker), Some(def)) = (self.elements.as_mut(), node.elements.as_deref()) {
+            checker.check(def, seg, sink);
         }
     }
 
@@ -245,6 +269,7 @@ impl<'g> LoopBuilder<'g> {
                                 ),
                             ));
                         }
+                        self.check_elements(sn, seg, sink);
                         v.segment(self.g, def_idx, seg, Some(sn));
                         return;
                     }
@@ -325,6 +350,7 @@ impl<'g> LoopBuilder<'g> {
             self.check_hl(seg, &mut open, sink);
         }
         self.stack.push(open);
+        self.check_elements(l.trigger(), seg, sink);
         v.open(self.g, def, seg);
         v.segment(self.g, def, seg, Some(l.trigger()));
     }

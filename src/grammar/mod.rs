@@ -8,9 +8,10 @@
 //! its file. The file format is described in `grammar/README.md`.
 
 pub mod builder;
+pub mod elements;
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use nom::bytes::complete::{tag, take_while1};
 use nom::character::complete::digit1;
@@ -22,6 +23,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::lex::{Segment, SegmentId};
+use elements::SegmentDef;
 
 /// The claim form a guide describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -206,6 +208,11 @@ pub struct SegmentNode {
     pub max: Option<u32>,
     /// Nodes with the same position group may come in any order.
     pub group: u32,
+    /// The `match` string as the map writes it (`NM101=85`).
+    pub match_text: Option<Box<str>>,
+    /// What the guide says of the segment's elements at this place, when
+    /// the element map defines it.
+    pub elements: Option<Arc<SegmentDef>>,
 }
 
 impl SegmentNode {
@@ -551,6 +558,8 @@ impl Grammar {
                             usage,
                             max,
                             group,
+                            match_text: b.matcher.as_deref().map(Into::into),
+                            elements: None,
                         })
                     }
                     (None, Some(child)) => {
@@ -684,6 +693,10 @@ pub struct Grammars {
 pub const EMBEDDED_837P: &str = include_str!("../../grammar/837p.toml");
 /// The 837I map as embedded in the binary.
 pub const EMBEDDED_837I: &str = include_str!("../../grammar/837i.toml");
+/// The 837P element definitions as embedded in the binary.
+pub const EMBEDDED_837P_ELEMENTS: &str = include_str!("../../grammar/837p-elements.toml");
+/// The 837I element definitions as embedded in the binary.
+pub const EMBEDDED_837I_ELEMENTS: &str = include_str!("../../grammar/837i-elements.toml");
 
 impl Grammars {
     /// The embedded maps, compiled once.
@@ -701,8 +714,10 @@ impl Grammars {
         static CELL: OnceLock<Grammars> = OnceLock::new();
         CELL.get_or_init(|| Grammars {
             professional: Grammar::from_toml(EMBEDDED_837P)
+                .and_then(|g| g.with_elements(EMBEDDED_837P_ELEMENTS))
                 .expect("the embedded 837P map is valid"),
             institutional: Grammar::from_toml(EMBEDDED_837I)
+                .and_then(|g| g.with_elements(EMBEDDED_837I_ELEMENTS))
                 .expect("the embedded 837I map is valid"),
         })
     }

@@ -305,7 +305,15 @@ fn voids_and_replacements_are_not_second_billings() {
 #[test]
 fn modifiers_and_case_do_not_hide_an_scode() {
     let r = check_files(&["modifiers-and-case.edi"]);
-    assert_eq!(r.hits(), [("s0353-once".to_string(), "MC2".to_string())]);
+    // The lower-case `hc` qualifier is read, and reported: codes are
+    // upper case.
+    assert_eq!(
+        r.hits(),
+        [
+            ("code-invalid".to_string(), String::new()),
+            ("s0353-once".to_string(), "MC2".to_string())
+        ]
+    );
 }
 
 #[test]

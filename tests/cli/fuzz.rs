@@ -500,7 +500,16 @@ fn non_utf8_bytes_are_kept_raw() {
         [b"SANT\xc3\x28RO".to_vec(), b"SANT\xc3\x28RO".to_vec()]
     );
     let scan = replay_scan(&input);
-    assert_eq!(scan.rules(), [(RuleId::SegmentSyntax, 17, 635)]);
+    // The name's bytes are outside the X12 character set: an element
+    // finding for each element that holds them.
+    assert_eq!(
+        scan.rules(),
+        [
+            (RuleId::ElementSyntax, 16, 586),
+            (RuleId::ElementSyntax, 16, 586),
+            (RuleId::SegmentSyntax, 17, 635)
+        ]
+    );
 }
 
 /// The clean sample with `\r` as the segment terminator and no line
