@@ -37,30 +37,70 @@ pub const KNOWN_LISTS: &[(&str, &str)] = &[
     ("remark_code", "remittance advice remark codes"),
 ];
 
+/// Packs a code of up to eight bytes into an integer, exactly (no case
+/// folding); `None` for longer ones. Shorter codes are padded with zero
+/// bytes, which no code holds, so equal keys are equal codes.
+#[inline]
+pub(crate) fn pack_exact(v: &[u8]) -> Option<u64> {
+    if v.len() > 8 {
+        return None;
+    }
+    let mut k = 0u64;
+    for (i, b) in v.iter().enumerate() {
+        k |= u64::from(*b) << (8 * i);
+    }
+    Some(k)
+}
+
 /// One code list: upper-cased codes.
 #[derive(Clone, Debug, Default)]
 pub struct CodeList {
-    codes: HashSet<Box<[u8]>>,
+    /// Codes of up to eight bytes, packed, sorted: most lists are only these.
+    packed: Vec<u64>,
+    /// Longer codes.
+    long: HashSet<Box<[u8]>>,
 }
 
 impl CodeList {
+    fn from_codes(codes: impl IntoIterator<Item = Vec<u8>>) -> CodeList {
+        let mut list = CodeList::default();
+        for c in codes {
+            match pack_exact(&c) {
+                Some(k) => list.packed.push(k),
+                None => {
+                    list.long.insert(c.into_boxed_slice());
+                }
+            }
+        }
+        list.packed.sort_unstable();
+        list.packed.dedup();
+        list
+    }
+
     /// Whether `code` is on the list (ignoring ASCII case).
+    #[inline]
     pub fn contains(&self, code: &[u8]) -> bool {
         if code.iter().any(u8::is_ascii_lowercase) {
-            self.codes.contains(&*code.to_ascii_uppercase())
-        } else {
-            self.codes.contains(code)
+            return self.contains_exact(&code.to_ascii_uppercase());
+        }
+        self.contains_exact(code)
+    }
+
+    fn contains_exact(&self, code: &[u8]) -> bool {
+        match pack_exact(code) {
+            Some(k) => self.packed.binary_search(&k).is_ok(),
+            None => self.long.contains(code),
         }
     }
 
     /// How many codes the list holds.
     pub fn len(&self) -> usize {
-        self.codes.len()
+        self.packed.len() + self.long.len()
     }
 
     /// Whether the list is empty.
     pub fn is_empty(&self) -> bool {
-        self.codes.is_empty()
+        self.len() == 0
     }
 }
 
@@ -77,9 +117,23 @@ impl CodeList {
 /// assert!(lists.get("icd10-cm").unwrap().contains(b"E119"));
 /// assert!(lists.add_text("nonsense", "A\n").is_err());
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CodeLists {
-    lists: HashMap<Box<str>, Arc<CodeList>>,
+    /// By index into [`KNOWN_LISTS`].
+    lists: Vec<Option<Arc<CodeList>>>,
+}
+
+impl Default for CodeLists {
+    fn default() -> CodeLists {
+        CodeLists {
+            lists: vec![None; KNOWN_LISTS.len()],
+        }
+    }
+}
+
+/// The index of list `name` in [`KNOWN_LISTS`].
+pub fn list_index(name: &str) -> Option<usize> {
+    KNOWN_LISTS.iter().position(|(n, _)| *n == name)
 }
 
 impl CodeLists {
@@ -100,13 +154,10 @@ impl CodeLists {
                 toml::from_str(EMBEDDED_CODES).expect("the embedded code lists are valid");
             let mut lists = CodeLists::default();
             for (name, codes) in raw {
-                let list = CodeList {
-                    codes: codes
-                        .iter()
-                        .map(|c| c.to_ascii_uppercase().into_bytes().into_boxed_slice())
-                        .collect(),
-                };
-                lists.lists.insert(name.into(), Arc::new(list));
+                let i = list_index(&name).expect("bundled lists are known lists");
+                let list =
+                    CodeList::from_codes(codes.iter().map(|c| c.to_ascii_uppercase().into_bytes()));
+                lists.lists[i] = Some(Arc::new(list));
             }
             lists
         })
@@ -114,7 +165,13 @@ impl CodeLists {
 
     /// The list called `name`, if known.
     pub fn get(&self, name: &str) -> Option<&CodeList> {
-        self.lists.get(name).map(|l| &**l)
+        self.at(list_index(name)?)
+    }
+
+    /// The list at index `i` of [`KNOWN_LISTS`], if known.
+    #[inline]
+    pub fn at(&self, i: usize) -> Option<&CodeList> {
+        self.lists.get(i)?.as_deref()
     }
 
     /// Adds (or replaces) list `name` from text: one code per line, the
@@ -128,13 +185,13 @@ impl CodeLists {
     /// When `name` is not one of [`KNOWN_LISTS`] (a typo would otherwise
     /// check nothing) or the text holds no code.
     pub fn add_text(&mut self, name: &str, text: &str) -> Result<usize, String> {
-        if !KNOWN_LISTS.iter().any(|(n, _)| *n == name) {
+        let Some(index) = list_index(name) else {
             let names: Vec<&str> = KNOWN_LISTS.iter().map(|(n, _)| *n).collect();
             return Err(format!(
                 "unknown code list {name:?}; the maps name {}",
                 names.join(", ")
             ));
-        }
+        };
         let icd = name.starts_with("icd10");
         let mut codes = HashSet::new();
         for line in text.lines() {
@@ -152,14 +209,15 @@ impl CodeLists {
                 code.retain(|c| c != '.');
             }
             if !code.is_empty() {
-                codes.insert(code.into_bytes().into_boxed_slice());
+                codes.insert(code.into_bytes());
             }
         }
         if codes.is_empty() {
             return Err(format!("code list {name:?} holds no code"));
         }
-        let n = codes.len();
-        self.lists.insert(name.into(), Arc::new(CodeList { codes }));
+        let list = CodeList::from_codes(codes);
+        let n = list.len();
+        self.lists[index] = Some(Arc::new(list));
         Ok(n)
     }
 }

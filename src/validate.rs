@@ -28,7 +28,7 @@ use crate::finding::{AckDetail, Finding, RuleId};
 use crate::grammar::elements::{
     Codes, Condition, ConditionKind, DataType, ElementDef, ElementSlot, ElementUsage, SegmentDef,
 };
-use crate::lex::{element_name, Delimiters, Segment};
+use crate::lex::{each_sep, element_name, Delimiters, Segment};
 
 /// Byte classes of the element checker's table.
 const PLAIN: u8 = 0;
@@ -111,8 +111,18 @@ impl ElementChecker {
         self.delims = Some(d);
     }
 
+    /// What `v` holds besides plain characters: a SWAR test of eight bytes
+    /// at a time first, since nearly every element is plain.
     #[inline]
-    fn scan(&self, v: &[u8]) -> Scan {
+    fn scan(&self, v: &[u8], d: Delimiters) -> Scan {
+        if all_plain(v, d) {
+            return Scan::default();
+        }
+        self.classify(v)
+    }
+
+    #[cold]
+    fn classify(&self, v: &[u8]) -> Scan {
         let mut s = Scan::default();
         for &b in v {
             match self.class[usize::from(b)] {
@@ -130,45 +140,24 @@ impl ElementChecker {
         let d = seg.delimiters();
         self.classes_for(d);
         let bytes = seg.as_bytes();
-        let id = seg.id_bytes();
         let mut present = 0u64;
-        if id.len() < bytes.len() {
-            let mut pos = 0usize;
-            for v in bytes[id.len() + 1..].split(|b| *b == d.element) {
+        let mut pos = 0usize;
+        // usize::MAX: still in the id.
+        let mut start = usize::MAX;
+        let this = &*self;
+        each_sep(bytes, d.element, |i| {
+            if start != usize::MAX {
                 pos += 1;
-                if v.is_empty() {
-                    continue;
-                }
-                match def.slots.get(pos - 1) {
-                    Some(slot) => {
-                        if pos <= 64 {
-                            present |= 1 << (pos - 1);
-                        }
-                        self.slot(slot, pos as u8, v, seg, sink);
-                    }
-                    None => {
-                        let name = element_name(id, pos);
-                        sink(
-                            self.finding(
-                                RuleId::ElementSyntax,
-                                seg,
-                                format!(
-                                    "{name} is past the segment's last element ({} elements)",
-                                    def.slots.len()
-                                ),
-                            )
-                            .with_element(name)
-                            .with_phi_value(String::from_utf8_lossy(v))
-                            .with_ack(AckDetail::element(
-                                "3",
-                                pos.min(99) as u8,
-                                0,
-                                "",
-                            )),
-                        );
-                    }
+                if i > start {
+                    this.element(def, pos, &bytes[start..i], seg, &mut present, sink);
                 }
             }
+            start = i + 1;
+            true
+        });
+        if start != usize::MAX && start < bytes.len() {
+            pos += 1;
+            this.element(def, pos, &bytes[start..], seg, &mut present, sink);
         }
         let missing = def.required & !present;
         if missing != 0 {
@@ -194,6 +183,47 @@ impl ElementChecker {
                 seg,
                 sink,
             );
+        }
+    }
+
+    #[inline]
+    fn element(
+        &self,
+        def: &SegmentDef,
+        pos: usize,
+        v: &[u8],
+        seg: &Segment<'_>,
+        present: &mut u64,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        match def.slots.get(pos - 1) {
+            Some(slot) => {
+                if pos <= 64 {
+                    *present |= 1 << (pos - 1);
+                }
+                self.slot(slot, pos as u8, v, seg, sink);
+            }
+            None => {
+                let name = element_name(seg.id_bytes(), pos);
+                sink(
+                    self.finding(
+                        RuleId::ElementSyntax,
+                        seg,
+                        format!(
+                            "{name} is past the segment's last element ({} elements)",
+                            def.slots.len()
+                        ),
+                    )
+                    .with_element(name)
+                    .with_phi_value(String::from_utf8_lossy(v))
+                    .with_ack(AckDetail::element(
+                        "3",
+                        pos.min(99) as u8,
+                        0,
+                        "",
+                    )),
+                );
+            }
         }
     }
 
@@ -223,7 +253,7 @@ impl ElementChecker {
             return;
         }
         if slot.components.is_empty() {
-            let s = self.scan(v);
+            let s = self.scan(v, seg.delimiters());
             if s.component {
                 sink(self.value_finding(
                     RuleId::ElementSyntax,
@@ -243,12 +273,26 @@ impl ElementChecker {
             self.value(def, pos, 0, v, s, &[], seg, sink);
             return;
         }
-        // A composite: up to 16 components are kept for `when` lookups.
+        self.composite(slot, pos, v, seg, sink);
+    }
+
+    /// A composite's components; out of line, as most elements are simple.
+    #[inline(never)]
+    fn composite(
+        &self,
+        slot: &ElementSlot,
+        pos: u8,
+        v: &[u8],
+        seg: &Segment<'_>,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        let def = &slot.def;
+        // The first components are kept for `when` lookups (qualifiers).
+        let mut parts: [&[u8]; 4] = [&[]; 4];
         let comp_sep = seg.delimiters().component;
-        let mut parts: [&[u8]; 16] = [&[]; 16];
         let mut present = 0u64;
         for (j, c) in v.split(|b| *b == comp_sep).enumerate() {
-            if j < 16 {
+            if j < parts.len() {
                 parts[j] = c;
             }
             if c.is_empty() {
@@ -293,7 +337,7 @@ impl ElementChecker {
             if present & (1 << j) != 0 {
                 if cdef.usage != ElementUsage::NotUsed {
                     let c = parts.get(j).copied().unwrap_or_default();
-                    let s = self.scan(c);
+                    let s = self.scan(c, seg.delimiters());
                     self.value(cdef, pos, cp, c, s, &parts, seg, sink);
                 }
             } else if cdef.usage == ElementUsage::Required {
@@ -430,7 +474,7 @@ impl ElementChecker {
         match &def.codes {
             Codes::Any => {}
             Codes::List(list) => {
-                if list.binary_search_by(|c| (**c).cmp(v)).is_err() {
+                if !def.has_code(v) {
                     let shown: Vec<String> = list
                         .iter()
                         .take(12)
@@ -661,6 +705,60 @@ impl ElementChecker {
     }
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Whether every byte of `v` is printable ASCII and neither the component
+/// nor the repetition separator; eight bytes at a time.
+#[inline]
+fn all_plain(v: &[u8], d: Delimiters) -> bool {
+    let comp = LO * u64::from(d.component);
+    // No repetition separator: test the component separator twice.
+    let rep = LO * u64::from(d.repetition.unwrap_or(d.component));
+    let bad = |w: u64| {
+        let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+        // A byte below 0x20, or above 0x7E (0x7F and the high half).
+        let low = w.wrapping_sub(LO * 0x20) & !w & HI;
+        // Adding 1 to each byte sets its high bit from 0x7F up.
+        let high = (w.wrapping_add(LO) | w) & HI;
+        low | high | zero(w ^ comp) | zero(w ^ rep)
+    };
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        if bad(u64::from_le_bytes(c.try_into().expect("eight bytes"))) != 0 {
+            return false;
+        }
+    }
+    let tail = chunks.remainder();
+    if tail.is_empty() {
+        return true;
+    }
+    // The last bytes, with the rest of the word a plain byte.
+    let n = tail.len();
+    let pad = 0x4141_4141_4141_4141u64 << (8 * n);
+    bad(load_short(tail) | pad) == 0
+}
+
+/// Up to seven bytes as a little-endian word, high bytes zero, without a
+/// byte-wise copy through memory (which stalls the load that follows).
+#[inline]
+fn load_short(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]);
+        u64::from(lo) | u64::from(hi) << (8 * (n - 4))
+    } else if n >= 2 {
+        let lo = u16::from_le_bytes([b[0], b[1]]);
+        let hi = u16::from_le_bytes([b[n - 2], b[n - 1]]);
+        u64::from(lo) | u64::from(hi) << (8 * (n - 2))
+    } else if n == 1 {
+        u64::from(b[0])
+    } else {
+        0
+    }
+}
+
 /// `-?[0-9]+`
 fn is_integer(v: &[u8]) -> bool {
     let d = v.strip_prefix(b"-").unwrap_or(v);
@@ -702,6 +800,41 @@ fn is_time(v: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_bytes() {
+        let d = Delimiters::STANDARD;
+        assert!(all_plain(b"", d));
+        assert!(all_plain(b"Smith Jr. & Sons, (a) {b} [c] #1 $2 %3 `~", d));
+        for bad in [
+            &b"A:B"[..],
+            b"A^B",
+            b"a\x7f",
+            b"ab\tc",
+            b"caf\xc3\xa9",
+            b"0123456789\x01",
+        ] {
+            assert!(!all_plain(bad, d), "{bad:?}");
+        }
+        for n in 0..40 {
+            let mut v = vec![b'x'; n];
+            assert!(all_plain(&v, d));
+            if n > 0 {
+                v[n - 1] = 0x80;
+                assert!(!all_plain(&v, d), "{n}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_loads() {
+        let b = b"abcdefg";
+        for n in 0..8 {
+            let mut w = [0u8; 8];
+            w[..n].copy_from_slice(&b[..n]);
+            assert_eq!(load_short(&b[..n]), u64::from_le_bytes(w), "{n}");
+        }
+    }
 
     #[test]
     fn numbers() {

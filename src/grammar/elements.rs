@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{Grammar, Node};
+use crate::codes::{list_index, pack_exact};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Whether the guide requires, allows or forbids an element.
@@ -89,6 +90,8 @@ pub enum Codes {
 pub struct ExternalCodes {
     /// The list's name.
     pub name: Box<str>,
+    /// Its index in [`crate::codes::KNOWN_LISTS`].
+    pub list: usize,
     /// Only when component `when.0` of the same composite is one of these
     /// qualifiers (HI: ICD-10-CM only behind `ABK`, `ABF`, ...).
     pub when: Option<(u8, CodeSet)>,
@@ -116,6 +119,33 @@ pub struct ElementDef {
     pub codes: Codes,
     /// The guide asks for exactly this many digits (an SSN or EIN), 0 if not.
     pub digits: u8,
+    /// The codes of a [`Codes::List`] of up to eight bytes packed as
+    /// integers, sorted: the list test is an integer search.
+    packed: Box<[u64]>,
+}
+
+impl ElementDef {
+    /// Whether `v` is one of the element's listed codes (exactly: codes are
+    /// upper case). `true` when the element has no list.
+    ///
+    /// ```
+    /// use scrub837::grammar::Grammars;
+    /// let g = &Grammars::embedded().professional;
+    /// let nm1 = g.loops[g.loop_index("2010AA").unwrap()].trigger();
+    /// let nm102 = &nm1.elements.as_ref().unwrap().slots[1].def;
+    /// assert!(nm102.has_code(b"2") && !nm102.has_code(b"3") && !nm102.has_code(b"22"));
+    /// ```
+    #[inline]
+    pub fn has_code(&self, v: &[u8]) -> bool {
+        let Codes::List(list) = &self.codes else {
+            return true;
+        };
+        match pack_exact(v) {
+            Some(k) if self.packed.len() <= 8 => self.packed.contains(&k),
+            Some(k) => self.packed.binary_search(&k).is_ok(),
+            None => list.iter().any(|c| **c == *v),
+        }
+    }
 }
 
 /// A relational condition between the elements of a segment or the
@@ -313,6 +343,7 @@ fn element_def(
                 }
             };
             Codes::External(ExternalCodes {
+                list: list_index(name).ok_or_else(|| format!("unknown code list {name:?}"))?,
                 name: name.as_str().into(),
                 when,
                 prefix: e.prefix.unwrap_or(0),
@@ -325,7 +356,13 @@ fn element_def(
             Codes::Any
         }
     };
+    let mut packed: Vec<u64> = match &codes {
+        Codes::List(l) => l.iter().filter_map(|c| pack_exact(c)).collect(),
+        _ => Vec::new(),
+    };
+    packed.sort_unstable();
     Ok(ElementDef {
+        packed: packed.into(),
         name: name.into(),
         reference: e.reference.as_str().into(),
         usage,

@@ -442,7 +442,7 @@ const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
 /// bytes, too short for memchr's set-up to pay off, too long for a plain
 /// byte loop to be cheap.
 #[inline(always)]
-fn each_sep(b: &[u8], sep: u8, mut f: impl FnMut(usize) -> bool) {
+pub(crate) fn each_sep(b: &[u8], sep: u8, mut f: impl FnMut(usize) -> bool) {
     let bc = u64::from_ne_bytes([sep; 8]);
     let mut i = 0;
     while i + 8 <= b.len() {
