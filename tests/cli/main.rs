@@ -4,6 +4,7 @@ mod check;
 mod fix;
 mod fuzz;
 mod history;
+mod ig;
 mod parse;
 mod pyx12;
 mod reading;
