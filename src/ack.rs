@@ -370,6 +370,10 @@ impl ScanObserver for AckRecorder {
 /// TA105 for an error at the ISA (`at_isa`) or IEA.
 fn ta1_note(f: &Finding, at_isa: bool) -> Option<&'static str> {
     Some(match (f.rule, at_isa, f.element.as_deref()) {
+        (_, true, Some("ISA09")) => "014",
+        (_, true, Some("ISA10")) => "015",
+        (_, true, Some("ISA14")) => "019",
+        (_, true, Some("ISA15")) => "020",
         (RuleId::ControlNumberMismatch, true, _) => "025",
         (RuleId::ControlNumberMismatch, false, _) => "001",
         (RuleId::EnvelopeCount, _, _) => "021",
@@ -384,6 +388,8 @@ fn ta1_note(f: &Finding, at_isa: bool) -> Option<&'static str> {
 /// AK905 for an error at the GS or GE.
 fn group_code(f: &Finding) -> Option<&'static str> {
     Some(match f.rule {
+        // A bad GS04/GS05 stamp has no AK905 code of its own.
+        RuleId::BadDate | RuleId::ElementSyntax => return None,
         RuleId::UnsupportedVersion => "2",
         RuleId::SegmentMissing => "3",
         RuleId::ControlNumberMismatch if f.element.as_deref() == Some("GS06") => "19",
@@ -516,7 +522,9 @@ fn write_interchange(
         .repetition
         .map_or("^".to_string(), |r| (r as char).to_string());
     let comp = (d.component as char).to_string();
-    let usage = if i.usage.is_empty() { "P" } else { &i.usage };
+    // The ack is a test when the input is; anything else (even a bad
+    // ISA15) is answered as production.
+    let usage = if i.usage == "T" { "T" } else { "P" };
     w.segment(&[
         "ISA",
         "00",
@@ -584,8 +592,13 @@ fn write_999(w: &mut SegmentWriter<'_>, g: &Group, n: usize) -> io::Result<()> {
     for t in &g.transactions {
         w.segment(&["AK2", &t.st01, &t.st02, &t.st03])?;
         for s in &t.segments {
-            let loop_id = s.loop_id.as_deref().unwrap_or("");
-            let loop_id = if loop_id == "ST" { "" } else { loop_id };
+            // IK303 holds at most four characters: 2300 and 2400 fit, the
+            // lettered loop ids (2010BB) and the root do not, and go unsaid.
+            let loop_id = s
+                .loop_id
+                .as_deref()
+                .filter(|l| l.len() <= 4 && *l != "ST")
+                .unwrap_or("");
             w.segment(&["IK3", &s.id, &s.position.to_string(), loop_id, s.code])?;
             for e in &s.elements {
                 let at = if e.component > 0 {

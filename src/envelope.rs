@@ -14,6 +14,7 @@ use crate::finding::{Finding, Position, RuleId};
 use crate::grammar::{Grammar, Grammars};
 use crate::lex::Segment;
 use crate::reader::Block;
+use crate::validate::{is_date, is_time};
 
 #[derive(Debug)]
 struct Interchange {
@@ -192,6 +193,50 @@ impl EnvelopeChecker {
         }
     }
 
+    /// ISA09 and ISA10 (the interchange's date and time), ISA14 and ISA15.
+    fn isa_stamps(&self, seg: &Segment<'_>, sink: &mut dyn FnMut(Finding)) {
+        let pos = seg.position();
+        let f = seg.fields::<15>();
+        let (date, time) = (f.get(9).trim_ascii(), f.get(10).trim_ascii());
+        if date.len() != 6 || !date.iter().all(u8::is_ascii_digit) || !is_date(date) {
+            sink(self.stamp_finding(RuleId::BadDate, pos, "ISA09", "a real YYMMDD date", date));
+        }
+        if time.len() != 4 || !time.iter().all(u8::is_ascii_digit) || !is_time(time) {
+            sink(self.stamp_finding(
+                RuleId::ElementSyntax,
+                pos,
+                "ISA10",
+                "a real HHMM time",
+                time,
+            ));
+        }
+        for (name, codes) in [("ISA14", &[&b"0"[..], b"1"]), ("ISA15", &[&b"P"[..], b"T"])] {
+            let v = f.get(if name == "ISA14" { 14 } else { 15 }).trim_ascii();
+            if !codes.contains(&v) {
+                sink(self.stamp_finding(
+                    RuleId::CodeInvalid,
+                    pos,
+                    name,
+                    "0 or 1 (ISA14), P or T (ISA15)",
+                    v,
+                ));
+            }
+        }
+    }
+
+    fn stamp_finding(
+        &self,
+        rule: RuleId,
+        pos: Position,
+        element: &str,
+        want: &str,
+        v: &[u8],
+    ) -> Finding {
+        self.finding(rule, pos, format!("{element} {:?} is not {want}", text(v)))
+            .with_element(element)
+            .with_value(text(v))
+    }
+
     fn isa(&mut self, seg: &Segment<'_>, sink: &mut dyn FnMut(Finding)) {
         let pos = seg.position();
         self.close_interchange(pos, sink);
@@ -219,6 +264,7 @@ impl EnvelopeChecker {
                 .with_value(text(&control)),
             );
         }
+        self.isa_stamps(seg, sink);
         let version = seg.value(12).trim_ascii();
         let supported = version == b"00501";
         if !supported {
@@ -271,6 +317,20 @@ impl EnvelopeChecker {
                 .with_element("GS06")
                 .with_value(text(&control)),
             );
+        }
+        let f = seg.fields::<5>();
+        let (date, time) = (f.get(4).trim_ascii(), f.get(5).trim_ascii());
+        if date.len() != 8 || !date.iter().all(u8::is_ascii_digit) || !is_date(date) {
+            sink(self.stamp_finding(RuleId::BadDate, pos, "GS04", "a real CCYYMMDD date", date));
+        }
+        if !time.iter().all(u8::is_ascii_digit) || !is_time(time) {
+            sink(self.stamp_finding(
+                RuleId::ElementSyntax,
+                pos,
+                "GS05",
+                "a real HHMM[SS[dd]] time",
+                time,
+            ));
         }
         let mut grammar = None;
         if supported_ic {

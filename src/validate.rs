@@ -778,7 +778,7 @@ fn is_decimal(v: &[u8]) -> bool {
 }
 
 /// CCYYMMDD or YYMMDD, a date that exists.
-fn is_date(v: &[u8]) -> bool {
+pub(crate) fn is_date(v: &[u8]) -> bool {
     let n = |b: &[u8]| b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
     let (y, rest) = match v.len() {
         8 => (n(&v[..4]) as i32, &v[4..]),
@@ -789,7 +789,7 @@ fn is_date(v: &[u8]) -> bool {
 }
 
 /// HHMM, HHMMSS, HHMMSSd or HHMMSSdd, a time that exists.
-fn is_time(v: &[u8]) -> bool {
+pub(crate) fn is_time(v: &[u8]) -> bool {
     let n = |b: &[u8]| b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
     if !matches!(v.len(), 4 | 6 | 7 | 8) {
         return false;

@@ -39,6 +39,9 @@ BUNDLED = ["states", "country", "currency", "pos"]
 # Where the guide's length is tighter than the base standard's (pyx12 keeps
 # the base length): CLM01, the patient control number, is at most 20.
 LENGTHS = {"CLM01": (1, 20)}
+# Where the guide's usage is stricter than pyx12's map: the 5010 guides
+# require ST03, the implementation convention reference.
+USAGES = {"ST03": "R"}
 # External code sets the guides name in prose and pyx12 does not: the user
 # supplies them with `--code-list NAME=FILE`. (segment, element, component)
 # -> (list name, qualifier set the list applies behind, prefix length).
@@ -128,7 +131,7 @@ def element_line(seg_id, el, parent, dict_, form, comp1_codes=None):
     seq = int(text(el, "seq"))
     at = f"{seg_id}{parent:02d}-{seq}" if parent else f"{seg_id}{seq:02d}"
     ref = text(el, "data_ele")
-    usage = text(el, "usage")
+    usage = USAGES.get(at, text(el, "usage"))
     parts = [f"at = {toml_str(at)}", f"ref = {toml_str(ref)}", f"usage = {toml_str(usage)}"]
     if usage != "N":
         typ, lo, hi = dict_[ref]

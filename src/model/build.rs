@@ -171,6 +171,43 @@ impl<'a> ModelBuilder<'a> {
         value: &[u8],
         phi: bool,
     ) -> Option<DateRange> {
+        // An empty value is the element checker's (element-missing).
+        if value.trim_ascii().is_empty() {
+            return None;
+        }
+        // A time (DTP*096*TM, the discharge hour): no date to read, but it
+        // must be a real HHMM.
+        if format.trim_ascii() == b"TM" {
+            let v = value.trim_ascii();
+            let n = |b: &[u8]| {
+                b.iter()
+                    .fold(0u32, |a, d| a * 10 + u32::from(d.wrapping_sub(b'0')))
+            };
+            let real = v.len() == 4
+                && v.iter().all(u8::is_ascii_digit)
+                && n(&v[..2]) < 24
+                && n(&v[2..]) < 60;
+            if !real {
+                let name = element_name(seg.id_bytes(), format_el + 1);
+                self.findings.push(
+                    Finding::new(
+                        RuleId::ElementSyntax,
+                        self.label.clone(),
+                        seg.position(),
+                        format!("{name} is not a real time of day (TM, HHMM)"),
+                    )
+                    .with_element(name)
+                    .with_value(String::from_utf8_lossy(v))
+                    .with_ack(AckDetail::element(
+                        "9",
+                        (format_el + 1) as u8,
+                        0,
+                        "1251",
+                    )),
+                );
+            }
+            return None;
+        }
         match parse_date_value(format, value) {
             Ok(d) => Some(d),
             Err(e) => {

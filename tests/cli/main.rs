@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per command or concern.
 
+mod ack;
 mod check;
 mod fix;
 mod fuzz;
