@@ -189,7 +189,9 @@ impl Block {
     }
 
     /// The segments, with their file positions.
-    pub fn segments(&self) -> impl ExactSizeIterator<Item = Segment<'_>> + Clone + '_ {
+    pub fn segments(
+        &self,
+    ) -> impl ExactSizeIterator<Item = Segment<'_>> + DoubleEndedIterator + Clone + '_ {
         let (bytes, delims, first, offset) = (
             &self.bytes[..],
             self.delims,
