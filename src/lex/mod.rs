@@ -103,15 +103,20 @@ impl SegmentId {
     }
 
     /// Reads an id from input: two or three letters or digits, any case.
-    #[inline]
+    #[inline(always)]
     pub fn from_bytes(id: &[u8]) -> Option<SegmentId> {
         // The usual case: upper-case letters and digits, taken as they are.
         let plain = |c: u8| c.wrapping_sub(b'A') < 26 || c.wrapping_sub(b'0') < 10;
         match *id {
-            [a, b] if plain(a) && plain(b) => return Some(SegmentId([a, b, 0])),
-            [a, b, c] if plain(a) && plain(b) && plain(c) => return Some(SegmentId([a, b, c])),
-            _ => {}
+            [a, b] if plain(a) && plain(b) => Some(SegmentId([a, b, 0])),
+            [a, b, c] if plain(a) && plain(b) && plain(c) => Some(SegmentId([a, b, c])),
+            _ => Self::from_bytes_slow(id),
         }
+    }
+
+    /// [`SegmentId::from_bytes`] for lower-case and malformed ids.
+    #[cold]
+    fn from_bytes_slow(id: &[u8]) -> Option<SegmentId> {
         if !(2..=3).contains(&id.len()) || !id.iter().all(u8::is_ascii_alphanumeric) {
             return None;
         }
@@ -169,13 +174,13 @@ pub struct Segment<'a> {
 }
 
 /// The longest segment whose separators [`Segment`] indexes.
-const INDEXED_MAX: usize = 64;
+pub(crate) const INDEXED_MAX: usize = 64;
 
 /// The element separators of `b` as a bitmap (bit `i`: byte `i`), eight
 /// bytes at a time; the last, partial word is read with overlapping loads,
 /// never byte by byte. `b` is at most [`INDEXED_MAX`] bytes.
 #[inline]
-fn index_seps(b: &[u8], sep: u8) -> u64 {
+pub(crate) fn index_seps(b: &[u8], sep: u8) -> u64 {
     let len = b.len();
     debug_assert!(len <= INDEXED_MAX);
     let bc = u64::from_ne_bytes([sep; 8]);
@@ -208,20 +213,20 @@ fn index_seps(b: &[u8], sep: u8) -> u64 {
 /// `j`'s bit to bit `56 + j`; no two products share a bit, so nothing
 /// carries.
 #[inline(always)]
-fn gather_high_bits(m: u64) -> u64 {
+pub(crate) fn gather_high_bits(m: u64) -> u64 {
     (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
 /// Eight bytes as a little-endian word.
 #[inline(always)]
-fn load8(b: &[u8]) -> u64 {
+pub(crate) fn load8(b: &[u8]) -> u64 {
     u64::from_le_bytes(b[..8].try_into().expect("eight bytes"))
 }
 
 /// Up to seven bytes as a little-endian word, zero-padded: two overlapping
 /// loads (their common bytes agree, so OR-ing them is exact).
 #[inline(always)]
-fn load_short(b: &[u8]) -> u64 {
+pub(crate) fn load_short(b: &[u8]) -> u64 {
     let len = b.len();
     if len >= 4 {
         let lo = u64::from(u32::from_le_bytes(b[..4].try_into().expect("four bytes")));
@@ -241,7 +246,7 @@ fn load_short(b: &[u8]) -> u64 {
 /// The high bit of each zero byte of `x`, and no other bit: exact, as no
 /// carry crosses a byte (`x & LO7` + `LO7` stays within the byte).
 #[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
+pub(crate) fn zero_bytes(x: u64) -> u64 {
     !(((x & LO7).wrapping_add(LO7)) | x | LO7)
 }
 
@@ -254,6 +259,31 @@ impl<'a> Segment<'a> {
         } else {
             0
         };
+        Segment {
+            bytes,
+            delims,
+            position,
+            seps,
+        }
+    }
+
+    /// A segment whose separator bitmap the reader found while framing it
+    /// (see [`index_seps`]; 0 for a segment over [`INDEXED_MAX`] bytes).
+    #[inline]
+    pub(crate) fn with_seps(
+        bytes: &'a [u8],
+        delims: Delimiters,
+        position: Position,
+        seps: u64,
+    ) -> Segment<'a> {
+        debug_assert_eq!(
+            seps,
+            if bytes.len() <= INDEXED_MAX {
+                index_seps(bytes, delims.element)
+            } else {
+                0
+            }
+        );
         Segment {
             bytes,
             delims,
