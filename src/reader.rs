@@ -410,11 +410,15 @@ impl<R: Read> Reader<R> {
             // bytes at a time, while 72 bytes are buffered (nine words: a
             // segment of 64 content bytes ends in the ninth).
             let (t, seps) = if p + 72 <= buf.len() {
+                let chunk: &[u8; 72] = buf[p..p + 72].try_into().expect("72 bytes");
                 let mut seps = 0u64;
                 let mut found = None;
                 for k in 0..9 {
-                    let w = load8(&buf[p + 8 * k..]);
-                    let tm = zero_bytes(w ^ tbc);
+                    let w = load8(&chunk[8 * k..8 * k + 8]);
+                    // The lowest flagged byte is the first terminator (the
+                    // cheap test may flag bytes above it, never below).
+                    let tm = w ^ tbc;
+                    let tm = tm.wrapping_sub(0x0101_0101_0101_0101) & !tm & 0x8080_8080_8080_8080;
                     let sm = gather_high_bits(zero_bytes(w ^ sbc));
                     if tm != 0 {
                         let at = (tm.trailing_zeros() / 8) as usize;
