@@ -2,7 +2,7 @@
 //! memchr-only tokenizer over the same bytes, single-threaded.
 //!
 //! ```sh
-//! cargo run --release --example bench_parse -- FILE [--runs N]
+//! cargo run --release --example bench_parse -- FILE [--runs N] [--tokenizer-only | --parse-only]
 //! ```
 //!
 //! The tokenizer is the speed of light for any X12 reader: memchr to each
@@ -85,11 +85,14 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut path = None;
     let mut runs = 3usize;
+    let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--runs" => runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(3).max(1),
+            // One side only, once: for counting instructions under callgrind.
+            "--tokenizer-only" | "--parse-only" => only = Some(a),
             "-h" | "--help" => {
-                eprintln!("usage: bench_parse FILE [--runs N]");
+                eprintln!("usage: bench_parse FILE [--runs N] [--tokenizer-only | --parse-only]");
                 return;
             }
             _ => path = Some(a),
@@ -99,6 +102,19 @@ fn main() {
         eprintln!("usage: bench_parse FILE [--runs N]");
         std::process::exit(2);
     };
+    match only.as_deref() {
+        Some("--tokenizer-only") => {
+            let (segments, elements) = tokenize(&path).expect("tokenize");
+            println!("{segments} segments, {elements} elements");
+            return;
+        }
+        Some(_) => {
+            let (claims, findings) = parse(&path).expect("parse");
+            println!("{claims} claims, {findings} findings");
+            return;
+        }
+        None => {}
+    }
     let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64;
     let mb = bytes / 1e6;
     let (t_tok, tok) = best(runs, || tokenize(&path).expect("tokenize"));

@@ -483,7 +483,7 @@ impl EnvelopeChecker {
         if block.is_ended() {
             let se = block
                 .segments()
-                .last()
+                .next_back()
                 .expect("an ended transaction has its SE");
             let counted = block.segment_count();
             let se01 = se.value(1);

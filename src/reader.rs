@@ -18,7 +18,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::finding::{Finding, Position, RuleId};
 use crate::lex::framer::{frame, is_blank, Frame, Span};
 use crate::lex::isa::{looks_like_isa, read_isa, IsaStatus};
-use crate::lex::{Delimiters, Segment};
+use crate::lex::{
+    gather_high_bits, index_seps, load8, zero_bytes, Delimiters, Segment, INDEXED_MAX,
+};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -102,6 +104,10 @@ pub struct Block {
     kind: BlockKind,
     bytes: Vec<u8>,
     spans: Vec<Span>,
+    /// Per span, its content's element separators as a bitmap
+    /// ([`crate::lex::index_seps`]; 0 for content over 64 bytes), found
+    /// while framing so that no one scans the bytes for them again.
+    seps: Vec<u64>,
     first_segment: u64,
     offset: u64,
     delims: Delimiters,
@@ -121,6 +127,7 @@ impl Block {
         self.kind = BlockKind::Segment;
         self.bytes.clear();
         self.spans.clear();
+        self.seps.clear();
         self.first_segment = first_segment;
         self.offset = offset;
         self.delims = delims;
@@ -138,6 +145,12 @@ impl Block {
         let at = self.bytes.len();
         self.bytes.extend_from_slice(&src[..span.end]);
         self.spans.push(span.shifted(at));
+        let content = &src[span.content_start..span.content_end];
+        self.seps.push(if content.len() <= INDEXED_MAX {
+            index_seps(content, self.delims.element)
+        } else {
+            0
+        });
         self.segment_count += 1;
     }
 
@@ -189,23 +202,30 @@ impl Block {
     }
 
     /// The segments, with their file positions.
-    pub fn segments(&self) -> impl ExactSizeIterator<Item = Segment<'_>> + Clone + '_ {
+    pub fn segments(
+        &self,
+    ) -> impl ExactSizeIterator<Item = Segment<'_>> + DoubleEndedIterator + Clone + '_ {
         let (bytes, delims, first, offset) = (
             &self.bytes[..],
             self.delims,
             self.first_segment,
             self.offset,
         );
-        self.spans.iter().enumerate().map(move |(i, s)| {
-            Segment::new(
-                &bytes[s.content_start..s.content_end],
-                delims,
-                Position {
-                    segment: first + i as u64,
-                    offset: offset + s.content_start as u64,
-                },
-            )
-        })
+        self.spans
+            .iter()
+            .zip(&self.seps)
+            .enumerate()
+            .map(move |(i, (s, &seps))| {
+                Segment::with_seps(
+                    &bytes[s.content_start..s.content_end],
+                    delims,
+                    Position {
+                        segment: first + i as u64,
+                        offset: offset + s.content_start as u64,
+                    },
+                    seps,
+                )
+            })
     }
 
     /// The first segment, if the block kept any.
@@ -348,6 +368,7 @@ impl<R: Read> Reader<R> {
                     ));
                     block.bytes.clear();
                     block.spans.clear();
+                    block.seps.clear();
                 }
             }
             if is_se {
@@ -377,14 +398,61 @@ impl<R: Read> Reader<R> {
         let room = self.cfg.max_transaction_bytes.saturating_sub(at0);
         let mut p = start;
         let mut n = 0u64;
+        let (tbc, sbc) = (
+            u64::from_ne_bytes([term; 8]),
+            u64::from_ne_bytes([d.element; 8]),
+        );
         while let Some(&b0) = buf.get(p) {
             if b0 == term || is_blank(b0, term) {
                 break;
             }
-            let Some(t) = crate::lex::find_terminator(&buf[p..], term) else {
-                break;
+            // The terminator and the element separators in one pass, eight
+            // bytes at a time, while 72 bytes are buffered (nine words: a
+            // segment of 64 content bytes ends in the ninth).
+            let (t, seps) = if p + 72 <= buf.len() {
+                let chunk: &[u8; 72] = buf[p..p + 72].try_into().expect("72 bytes");
+                let mut seps = 0u64;
+                let mut found = None;
+                for k in 0..9 {
+                    let w = load8(&chunk[8 * k..8 * k + 8]);
+                    // The lowest flagged byte is the first terminator (the
+                    // cheap test may flag bytes above it, never below).
+                    let tm = w ^ tbc;
+                    let tm = tm.wrapping_sub(0x0101_0101_0101_0101) & !tm & 0x8080_8080_8080_8080;
+                    let sm = gather_high_bits(zero_bytes(w ^ sbc));
+                    if tm != 0 {
+                        let at = (tm.trailing_zeros() / 8) as usize;
+                        if k < 8 {
+                            seps |= (sm & ((1u64 << at) - 1)) << (8 * k);
+                        }
+                        found = Some(p + 8 * k + at);
+                        break;
+                    }
+                    if k < 8 {
+                        seps |= sm << (8 * k);
+                    }
+                }
+                match found {
+                    Some(t) if t - p <= INDEXED_MAX => (t, seps),
+                    Some(t) => (t, 0),
+                    None => match memchr::memchr(term, &buf[p + 72..]) {
+                        Some(i) => (p + 72 + i, 0),
+                        None => break,
+                    },
+                }
+            } else {
+                let Some(t) = crate::lex::find_terminator(&buf[p..], term) else {
+                    break;
+                };
+                let t = p + t;
+                let content = &buf[p..t];
+                let seps = if content.len() <= INDEXED_MAX {
+                    index_seps(content, d.element)
+                } else {
+                    0
+                };
+                (t, seps)
             };
-            let t = p + t;
             let content = &buf[p..t];
             let head = &content[..content.len().min(3)];
             if head.iter().any(u8::is_ascii_lowercase) || content.last() == Some(&d.element) {
@@ -431,6 +499,7 @@ impl<R: Read> Reader<R> {
                 end: es,
                 terminated: true,
             });
+            block.seps.push(seps);
             p = end;
             n += 1;
         }

@@ -72,6 +72,19 @@ impl<'s, 'a> Qual<'s, 'a> {
         }
     }
 
+    /// Reads the qualifier at (element, component) into the cache.
+    #[inline]
+    fn load(&mut self, at: (u16, u16)) {
+        let v = match self.seg.element(usize::from(at.0)) {
+            None => &[][..],
+            Some(e) if at.1 == 0 => e.as_bytes(),
+            Some(e) => e.component(usize::from(at.1)).unwrap_or(&[]),
+        };
+        self.raw = v.trim_ascii();
+        self.key = pack_code(self.raw).unwrap_or(u64::MAX);
+        self.at = at;
+    }
+
     /// Whether the segment fills a node with this id and qualifier test:
     /// the same answer as [`SegmentNode::matches`].
     #[inline]
@@ -82,16 +95,130 @@ impl<'s, 'a> Qual<'s, 'a> {
         }
         let Some(m) = m else { return true };
         if self.at != (m.element, m.component) {
-            let v = match self.seg.element(usize::from(m.element)) {
-                None => &[][..],
-                Some(e) if m.component == 0 => e.as_bytes(),
-                Some(e) => e.component(usize::from(m.component)).unwrap_or(&[]),
-            };
-            self.raw = v.trim_ascii();
-            self.key = pack_code(self.raw).unwrap_or(u64::MAX);
-            self.at = (m.element, m.component);
+            self.load((m.element, m.component));
         }
         m.matches(self.key, self.raw)
+    }
+}
+
+/// Where a segment goes within one open loop, as the search over that
+/// loop's body finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Nowhere in this loop: try the parent.
+    NotHere,
+    /// A new repeat of this loop (the segment is its trigger).
+    Repeat,
+    /// Body node `i` (a segment, or a child loop's trigger).
+    Node(usize),
+}
+
+/// The outcome of the search within one loop depends only on the loop,
+/// its current position group, the segment id and the qualifier, so it is
+/// remembered: the common segment costs one probe here instead of a walk
+/// over candidate nodes and qualifier tests (a run of REF or DTP entries can
+/// have twenty candidates). Exact keys; a collision only evicts.
+#[derive(Debug)]
+struct StepCache {
+    /// Per segment id, the (element, component) its nodes' qualifier tests
+    /// read; `(u16::MAX, 0)` when nodes of one id test different places
+    /// (never cached). Ids without any test are absent.
+    quals: Box<[(u32, u16, u16)]>,
+    slots: Box<[StepSlot]>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct StepSlot {
+    /// Loop, root flag, group and id, packed ([`StepCache::key`]); `u64::MAX`
+    /// for an empty slot.
+    key: u64,
+    qual: u64,
+    step: Step,
+}
+
+const STEP_SLOTS: usize = 512;
+
+impl StepCache {
+    fn new(g: &Grammar) -> StepCache {
+        let mut by_id: Vec<(u32, u16, u16)> = Vec::new();
+        for l in &g.loops {
+            for i in 0..l.body.len() {
+                let (id, m) = l.quick(i);
+                let Some(m) = m else { continue };
+                let at = (m.element, m.component);
+                match by_id.iter_mut().find(|e| e.0 == id.key()) {
+                    Some(e) if (e.1, e.2) != at => (e.1, e.2) = (u16::MAX, 0),
+                    Some(_) => {}
+                    None => by_id.push((id.key(), at.0, at.1)),
+                }
+            }
+        }
+        let size = (by_id.len() * 2).next_power_of_two().max(4);
+        let mut quals = vec![(0u32, 0u16, 0u16); size].into_boxed_slice();
+        for e in by_id {
+            let mut h = Self::id_hash(e.0, size);
+            while quals[h].0 != 0 {
+                h = (h + 1) & (size - 1);
+            }
+            quals[h] = e;
+        }
+        StepCache {
+            quals,
+            slots: vec![
+                StepSlot {
+                    key: u64::MAX,
+                    qual: 0,
+                    step: Step::NotHere,
+                };
+                STEP_SLOTS
+            ]
+            .into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn id_hash(key: u32, size: usize) -> usize {
+        (key.wrapping_mul(0x9E37_79B1) >> 16) as usize & (size - 1)
+    }
+
+    /// Where nodes of `id` read their qualifier: `None` when none do,
+    /// `Some((u16::MAX, 0))` when they disagree.
+    #[inline]
+    fn qual_at(&self, id: SegmentId) -> Option<(u16, u16)> {
+        let key = id.key();
+        let mask = self.quals.len() - 1;
+        let mut h = Self::id_hash(key, self.quals.len());
+        loop {
+            let (k, e, c) = self.quals[h];
+            if k == key {
+                return Some((e, c));
+            }
+            if k == 0 {
+                return None;
+            }
+            h = (h + 1) & mask;
+        }
+    }
+
+    /// The exact key of a search within loop `def` at `group` for `id`, if
+    /// the numbers fit.
+    #[inline]
+    fn key(def: usize, root: bool, group: u32, id: SegmentId) -> Option<u64> {
+        if def >= 1 << 15 || group >= 1 << 16 {
+            return None;
+        }
+        Some(
+            (def as u64) << 41
+                | u64::from(root) << 40
+                | u64::from(group) << 24
+                | u64::from(id.key()),
+        )
+    }
+
+    #[inline]
+    fn slot(key: u64, qual: u64) -> usize {
+        ((key ^ qual.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 55) as usize
+            & (STEP_SLOTS - 1)
     }
 }
 
@@ -134,6 +261,7 @@ pub struct LoopBuilder<'g> {
     next_hl: u64,
     hl_trigger: SegmentId,
     elements: Option<ElementChecker>,
+    steps: StepCache,
 }
 
 impl<'g> LoopBuilder<'g> {
@@ -148,6 +276,7 @@ impl<'g> LoopBuilder<'g> {
             next_hl: 1,
             hl_trigger: SegmentId::new(b"HL"),
             elements: None,
+            steps: StepCache::new(grammar),
         }
     }
 
@@ -247,20 +376,52 @@ impl<'g> LoopBuilder<'g> {
             return;
         }
         let mut q = Qual::new(seg, id);
+        // The qualifier is read once, where every node of this id reads it;
+        // with it the search within each loop is a cache probe.
+        let cacheable = match self.steps.qual_at(id) {
+            None => true,
+            Some((u16::MAX, _)) => false,
+            Some(at) => {
+                q.load(at);
+                q.key != u64::MAX
+            }
+        };
         for d in (0..self.stack.len()).rev() {
             let (def_idx, group, base) = {
                 let f = &self.stack[d];
                 (f.def, f.group, f.base)
             };
             let def: &'g LoopDef = &self.g.loops[def_idx];
-            for i in def.candidates(id) {
-                let node = &def.body[i];
-                if node.group() < group || !q.fits(def.quick(i)) {
-                    continue;
+            let key = if cacheable {
+                StepCache::key(def_idx, d == 0, group, id)
+            } else {
+                None
+            };
+            let step = match key {
+                Some(key) => {
+                    let slot = StepCache::slot(key, q.key);
+                    let e = self.steps.slots[slot];
+                    if e.key == key && e.qual == q.key {
+                        e.step
+                    } else {
+                        let step = Self::search(def, d == 0, group, &mut q);
+                        self.steps.slots[slot] = StepSlot {
+                            key,
+                            qual: q.key,
+                            step,
+                        };
+                        step
+                    }
                 }
-                match node {
+                None => Self::search(def, d == 0, group, &mut q),
+            };
+            match step {
+                Step::NotHere => continue,
+                Step::Node(i) => match &def.body[i] {
                     Node::Segment(sn) => {
-                        self.close_to(d + 1, seg.position(), v, sink);
+                        if self.stack.len() > d + 1 {
+                            self.close_to(d + 1, seg.position(), v, sink);
+                        }
                         self.stack[d].group = sn.group;
                         self.counts[base + i] += 1;
                         if sn.max.is_some_and(|m| self.counts[base + i] > m) {
@@ -282,23 +443,25 @@ impl<'g> LoopBuilder<'g> {
                         return;
                     }
                     Node::Loop(LoopNode { index, group, .. }) => {
-                        self.close_to(d + 1, seg.position(), v, sink);
+                        if self.stack.len() > d + 1 {
+                            self.close_to(d + 1, seg.position(), v, sink);
+                        }
                         self.stack[d].group = *group;
                         self.counts[base + i] += 1;
                         self.check_loop_repeat(*index, self.counts[base + i], seg, sink);
                         self.push(*index, i, seg, v, sink);
                         return;
                     }
+                },
+                Step::Repeat => {
+                    let node_in_parent = self.stack[d].node_in_parent;
+                    self.close_to(d, seg.position(), v, sink);
+                    let pbase = self.stack[d - 1].base;
+                    self.counts[pbase + node_in_parent] += 1;
+                    self.check_loop_repeat(def_idx, self.counts[pbase + node_in_parent], seg, sink);
+                    self.push(def_idx, node_in_parent, seg, v, sink);
+                    return;
                 }
-            }
-            if d > 0 && q.fits(def.quick(0)) {
-                let node_in_parent = self.stack[d].node_in_parent;
-                self.close_to(d, seg.position(), v, sink);
-                let pbase = self.stack[d - 1].base;
-                self.counts[pbase + node_in_parent] += 1;
-                self.check_loop_repeat(def_idx, self.counts[pbase + node_in_parent], seg, sink);
-                self.push(def_idx, node_in_parent, seg, v, sink);
-                return;
             }
         }
         let at = self.current_loop().unwrap_or(0);
@@ -311,6 +474,23 @@ impl<'g> LoopBuilder<'g> {
             ),
         ));
         v.segment(self.g, at, seg, None);
+    }
+
+    /// Where the segment in `q` goes within one open loop: the first
+    /// candidate node at or after the loop's current group whose qualifier
+    /// fits, else a new repeat of the loop (never of the root), else not
+    /// here.
+    #[inline]
+    fn search(def: &LoopDef, root: bool, group: u32, q: &mut Qual<'_, '_>) -> Step {
+        for i in def.candidates(q.id) {
+            if def.body[i].group() >= group && q.fits(def.quick(i)) {
+                return Step::Node(i);
+            }
+        }
+        if !root && q.fits(def.quick(0)) {
+            return Step::Repeat;
+        }
+        Step::NotHere
     }
 
     fn check_loop_repeat(

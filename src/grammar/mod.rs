@@ -131,11 +131,17 @@ pub(crate) fn pack_code(v: &[u8]) -> Option<u64> {
     if v.len() > 7 {
         return None;
     }
-    let mut k = (v.len() as u64) << 56;
-    for (i, b) in v.iter().enumerate() {
-        k |= u64::from(b.to_ascii_uppercase()) << (8 * i);
-    }
-    Some(k)
+    // All bytes at once: zero-padded, then `a`..=`z` (and nothing else,
+    // bytes over 0x7F included) lowered by 0x20 in place.
+    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let w = crate::lex::load_short(v);
+    let low7 = w & LO7;
+    // High bit per byte: low7 >= b'a', and low7 > b'z'.
+    let ge_a = low7.wrapping_add(0x1F1F_1F1F_1F1F_1F1F) & HI;
+    let gt_z = low7.wrapping_add(0x0505_0505_0505_0505) & HI;
+    let lower = ge_a & !gt_z & !w & HI;
+    Some((w - (lower >> 2)) | ((v.len() as u64) << 56))
 }
 
 /// A [`Matcher`] compiled for the loop builder: codes packed as integers.
@@ -750,6 +756,29 @@ mod tests {
         }
         assert_eq!(g.professional.form, Form::Professional);
         assert_eq!(g.institutional.form, Form::Institutional);
+    }
+
+    #[test]
+    fn pack_code_upper_cases_ascii_letters_only() {
+        let slow = |v: &[u8]| -> Option<u64> {
+            if v.len() > 7 {
+                return None;
+            }
+            let mut k = (v.len() as u64) << 56;
+            for (i, b) in v.iter().enumerate() {
+                k |= u64::from(b.to_ascii_uppercase()) << (8 * i);
+            }
+            Some(k)
+        };
+        for b in 0..=255u8 {
+            for len in 0..=8 {
+                let v: Vec<u8> = (0..len)
+                    .map(|i| b.wrapping_add((i as u8).wrapping_mul(37)))
+                    .collect();
+                assert_eq!(pack_code(&v), slow(&v), "{v:?}");
+            }
+        }
+        assert_eq!(pack_code(b"abk"), pack_code(b"ABK"));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Lexing: delimiters, segments, elements and components as borrowed slices.
 //!
 //! What goes in is bytes; what comes out borrows from them. Nothing here
-//! allocates: [`Segment::element`] and [`Element::component`] walk the bytes
-//! with `memchr` each time they are asked, which for segments of a few dozen
-//! bytes is cheaper than building an index.
+//! allocates: a [`Segment`] finds its first element separators once, when
+//! it is made (eight bytes at a time), and keeps their positions inline, so
+//! [`Segment::element`] is a lookup however often it is asked;
+//! [`Element::component`] walks the element's few bytes.
 //!
 //! - [`isa`] reads the fixed-width ISA and detects the [`Delimiters`].
 //! - [`framer`] cuts one segment off the front of a buffer, or says it needs
@@ -102,7 +103,20 @@ impl SegmentId {
     }
 
     /// Reads an id from input: two or three letters or digits, any case.
+    #[inline(always)]
     pub fn from_bytes(id: &[u8]) -> Option<SegmentId> {
+        // The usual case: upper-case letters and digits, taken as they are.
+        let plain = |c: u8| c.wrapping_sub(b'A') < 26 || c.wrapping_sub(b'0') < 10;
+        match *id {
+            [a, b] if plain(a) && plain(b) => Some(SegmentId([a, b, 0])),
+            [a, b, c] if plain(a) && plain(b) && plain(c) => Some(SegmentId([a, b, c])),
+            _ => Self::from_bytes_slow(id),
+        }
+    }
+
+    /// [`SegmentId::from_bytes`] for lower-case and malformed ids.
+    #[cold]
+    fn from_bytes_slow(id: &[u8]) -> Option<SegmentId> {
         if !(2..=3).contains(&id.len()) || !id.iter().all(u8::is_ascii_alphanumeric) {
             return None;
         }
@@ -151,15 +165,186 @@ pub struct Segment<'a> {
     bytes: &'a [u8],
     delims: Delimiters,
     position: Position,
+    /// Bit `i` is set when byte `i` is an element separator, for segments
+    /// of at most [`INDEXED_MAX`] bytes: found once, when the segment is
+    /// made, so the loop builder, the claim model and every other reader of
+    /// elements share one scan of the bytes. Longer segments (rare) are
+    /// scanned on each lookup instead.
+    seps: u64,
+}
+
+/// The longest segment whose separators [`Segment`] indexes.
+pub(crate) const INDEXED_MAX: usize = 64;
+
+/// The element separators of `b` as a bitmap (bit `i`: byte `i`), eight
+/// bytes at a time; the last, partial word is read with overlapping loads,
+/// never byte by byte. `b` is at most [`INDEXED_MAX`] bytes.
+#[inline]
+pub(crate) fn index_seps(b: &[u8], sep: u8) -> u64 {
+    let len = b.len();
+    debug_assert!(len <= INDEXED_MAX);
+    let bc = u64::from_ne_bytes([sep; 8]);
+    // Whole words last to first, each shifting the ones after it up: a
+    // recurrence, which the compiler leaves scalar (as an OR of shifted
+    // words it vectorises the loop, slowly, for these few words).
+    let base = len & !7;
+    let mut map = 0u64;
+    let mut at = base;
+    while at > 0 {
+        at -= 8;
+        map = (map << 8) | gather_high_bits(zero_bytes(load8(&b[at..at + 8]) ^ bc));
+    }
+    if base < len {
+        let bits = if len >= 8 {
+            // The eight bytes that end the segment, less those seen.
+            gather_high_bits(zero_bytes(load8(&b[len - 8..]) ^ bc)) >> (base + 8 - len)
+        } else {
+            // A segment shorter than eight bytes, zero-padded; the padding
+            // is masked off.
+            gather_high_bits(zero_bytes(load_short(b) ^ bc)) & ((1u64 << len) - 1)
+        };
+        map |= bits << base;
+    }
+    map
+}
+
+/// The high bits of the eight bytes of `m` (which has no other bits set),
+/// as the low eight bits (bit `j`: byte `j`). The multiplier moves byte
+/// `j`'s bit to bit `56 + j`; no two products share a bit, so nothing
+/// carries.
+#[inline(always)]
+pub(crate) fn gather_high_bits(m: u64) -> u64 {
+    (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Eight bytes as a little-endian word.
+#[inline(always)]
+pub(crate) fn load8(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b[..8].try_into().expect("eight bytes"))
+}
+
+/// Up to seven bytes as a little-endian word, zero-padded: two overlapping
+/// loads (their common bytes agree, so OR-ing them is exact).
+#[inline(always)]
+pub(crate) fn load_short(b: &[u8]) -> u64 {
+    let len = b.len();
+    if len >= 4 {
+        let lo = u64::from(u32::from_le_bytes(b[..4].try_into().expect("four bytes")));
+        let hi = u64::from(u32::from_le_bytes(
+            b[len - 4..].try_into().expect("four bytes"),
+        ));
+        lo | (hi << (8 * (len - 4)))
+    } else if len > 0 {
+        u64::from(b[0])
+            | (u64::from(b[len / 2]) << (8 * (len / 2)))
+            | (u64::from(b[len - 1]) << (8 * (len - 1)))
+    } else {
+        0
+    }
+}
+
+/// The high bit of each zero byte of `x`, and no other bit: exact, as no
+/// carry crosses a byte (`x & LO7` + `LO7` stays within the byte).
+#[inline(always)]
+pub(crate) fn zero_bytes(x: u64) -> u64 {
+    !(((x & LO7).wrapping_add(LO7)) | x | LO7)
 }
 
 impl<'a> Segment<'a> {
     /// A segment over `bytes` (no terminator).
+    #[inline]
     pub fn new(bytes: &'a [u8], delims: Delimiters, position: Position) -> Segment<'a> {
+        let seps = if bytes.len() <= INDEXED_MAX {
+            index_seps(bytes, delims.element)
+        } else {
+            0
+        };
         Segment {
             bytes,
             delims,
             position,
+            seps,
+        }
+    }
+
+    /// A segment whose separator bitmap the reader found while framing it
+    /// (see [`index_seps`]; 0 for a segment over [`INDEXED_MAX`] bytes).
+    #[inline]
+    pub(crate) fn with_seps(
+        bytes: &'a [u8],
+        delims: Delimiters,
+        position: Position,
+        seps: u64,
+    ) -> Segment<'a> {
+        debug_assert_eq!(
+            seps,
+            if bytes.len() <= INDEXED_MAX {
+                index_seps(bytes, delims.element)
+            } else {
+                0
+            }
+        );
+        Segment {
+            bytes,
+            delims,
+            position,
+            seps,
+        }
+    }
+
+    /// Whether the separators are in `seps`.
+    #[inline(always)]
+    fn indexed(&self) -> bool {
+        self.bytes.len() <= INDEXED_MAX
+    }
+
+    /// The bytes of element `n` (1-based), if present.
+    #[inline]
+    fn element_bytes(&self, n: usize) -> Option<&'a [u8]> {
+        if !self.indexed() {
+            return self.element_scan(n);
+        }
+        let mut m = self.seps;
+        for _ in 1..n {
+            m &= m.wrapping_sub(1);
+        }
+        if n == 0 || m == 0 {
+            return None;
+        }
+        let start = m.trailing_zeros() as usize + 1;
+        m &= m.wrapping_sub(1);
+        let end = if m == 0 {
+            self.bytes.len()
+        } else {
+            m.trailing_zeros() as usize
+        };
+        Some(&self.bytes[start..end])
+    }
+
+    /// [`Segment::element_bytes`] for a segment too long to index: one pass
+    /// to the n-th separator.
+    #[cold]
+    fn element_scan(&self, n: usize) -> Option<&'a [u8]> {
+        if n == 0 {
+            return None;
+        }
+        let (b, sep) = (self.bytes, self.delims.element);
+        let mut seen = 0;
+        let mut start = 0;
+        let mut end = None;
+        each_sep(b, sep, |i| {
+            seen += 1;
+            if seen == n {
+                start = i + 1;
+            } else if seen > n {
+                end = Some(i);
+                return false;
+            }
+            true
+        });
+        match end {
+            Some(i) => Some(&b[start..i]),
+            None => (seen >= n).then(|| &b[start..]),
         }
     }
 
@@ -179,8 +364,16 @@ impl<'a> Segment<'a> {
     }
 
     /// The raw id: everything before the first element separator.
+    #[inline]
     pub fn id_bytes(&self) -> &'a [u8] {
-        match find(self.delims.element, self.bytes) {
+        let end = if !self.indexed() {
+            find(self.delims.element, self.bytes)
+        } else if self.seps != 0 {
+            Some(self.seps.trailing_zeros() as usize)
+        } else {
+            None
+        };
+        match end {
             Some(i) => &self.bytes[..i],
             None => self.bytes,
         }
@@ -199,28 +392,7 @@ impl<'a> Segment<'a> {
     /// Element `n` (1-based), or `None` past the last element. An element
     /// that is present but empty is `Some` with empty bytes.
     pub fn element(&self, n: usize) -> Option<Element<'a>> {
-        if n == 0 {
-            return None;
-        }
-        // One pass to the n-th separator: qualifiers sit in the first bytes.
-        let (b, sep) = (self.bytes, self.delims.element);
-        let mut seen = 0;
-        let mut start = 0;
-        let mut end = None;
-        each_sep(b, sep, |i| {
-            seen += 1;
-            if seen == n {
-                start = i + 1;
-            } else if seen > n {
-                end = Some(i);
-                return false;
-            }
-            true
-        });
-        match end {
-            Some(i) => Some(self.make_element(&b[start..i])),
-            None => (seen >= n).then(|| self.make_element(&b[start..])),
-        }
+        self.element_bytes(n).map(|b| self.make_element(b))
     }
 
     fn make_element(&self, bytes: &'a [u8]) -> Element<'a> {
@@ -232,12 +404,13 @@ impl<'a> Segment<'a> {
 
     /// The bytes of element `n`, empty when the element is absent.
     pub fn value(&self, n: usize) -> &'a [u8] {
-        self.element(n).map_or(&[][..], |e| e.as_bytes())
+        self.element_bytes(n).unwrap_or(&[])
     }
 
     /// The elements after the id, in order.
     pub fn elements(&self) -> Elements<'a> {
-        let rest = find(self.delims.element, self.bytes).map(|i| &self.bytes[i + 1..]);
+        let id = self.id_bytes().len();
+        let rest = (id < self.bytes.len()).then(|| &self.bytes[id + 1..]);
         Elements {
             rest,
             delims: self.delims,
@@ -250,6 +423,36 @@ impl<'a> Segment<'a> {
             els: [&[][..]; N],
             len: 0,
         };
+        if !self.indexed() {
+            return self.fields_scan(out);
+        }
+        let mut m = self.seps;
+        if N == 0 || m == 0 {
+            return out;
+        }
+        let len = self.bytes.len();
+        let mut start = m.trailing_zeros() as usize + 1;
+        m &= m - 1;
+        for el in out.els.iter_mut() {
+            let end = if m == 0 {
+                len
+            } else {
+                m.trailing_zeros() as usize
+            };
+            *el = &self.bytes[start..end];
+            out.len += 1;
+            if m == 0 {
+                break;
+            }
+            start = end + 1;
+            m &= m - 1;
+        }
+        out
+    }
+
+    /// [`Segment::fields`] for a segment too long to index.
+    #[cold]
+    fn fields_scan<const N: usize>(&self, mut out: Fields<'a, N>) -> Fields<'a, N> {
         if N == 0 {
             return out;
         }
@@ -273,8 +476,8 @@ impl<'a> Segment<'a> {
 
     /// How many elements follow the id (trailing empty ones included).
     pub fn element_count(&self) -> usize {
-        if memchr::memchr(self.delims.element, self.bytes).is_none() {
-            0
+        if self.indexed() {
+            self.seps.count_ones() as usize
         } else {
             memchr::memchr_iter(self.delims.element, self.bytes).count()
         }
@@ -573,6 +776,39 @@ mod tests {
                     assert_eq!(f.get(n), naive.get(n - 1).copied().unwrap_or(b""), "{b:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn indexed_and_long_segments_split_alike() {
+        // Lengths around every word boundary and past INDEXED_MAX, with
+        // separators (and bytes with the high bit set) everywhere.
+        let pattern = b"NM1*IL*\xaa1**DOE*\x2a*JOHN****MI*W123:4*";
+        for len in 0..=2 * INDEXED_MAX + 9 {
+            let b: Vec<u8> = pattern.iter().cycle().take(len).copied().collect();
+            let s = seg(&b);
+            let naive: Vec<&[u8]> = b.split(|&x| x == b'*').skip(1).collect();
+            assert_eq!(s.element_count(), naive.len(), "{len}");
+            assert_eq!(
+                s.id_bytes(),
+                b.split(|&x| x == b'*').next().unwrap(),
+                "{len}"
+            );
+            for n in 0..naive.len() + 2 {
+                let want = n.checked_sub(1).and_then(|i| naive.get(i)).copied();
+                assert_eq!(s.element(n).map(|e| e.as_bytes()), want, "{len} {n}");
+            }
+            let f = s.fields::<12>();
+            assert_eq!(f.len(), naive.len().min(12), "{len}");
+            for n in 1..=12 {
+                assert_eq!(
+                    f.get(n),
+                    naive.get(n - 1).copied().unwrap_or(b""),
+                    "{len} {n}"
+                );
+            }
+            let els: Vec<&[u8]> = s.elements().map(|e| e.as_bytes()).collect();
+            assert_eq!(els, naive, "{len}");
         }
     }
 

@@ -101,6 +101,9 @@ pub struct ModelBuilder<'a> {
     /// The loop builder checks elements too: leave the element syntax it
     /// reports (amounts, BHT04) to it rather than say it twice.
     elements_checked: bool,
+    /// The last `D8` value read and its date: lines of a claim mostly
+    /// repeat one service date, and a calendar check per line adds up.
+    last_d8: Option<(u64, NaiveDate)>,
 }
 
 impl<'a> ModelBuilder<'a> {
@@ -125,6 +128,7 @@ impl<'a> ModelBuilder<'a> {
             findings: Vec::new(),
             current_patient: None,
             elements_checked: false,
+            last_d8: None,
         }
     }
 
@@ -208,8 +212,24 @@ impl<'a> ModelBuilder<'a> {
             }
             return None;
         }
+        let plain_d8 = format == b"D8" && value.len() == 8;
+        let word = if plain_d8 {
+            crate::lex::load8(value)
+        } else {
+            0
+        };
+        if let Some((w, d)) = self.last_d8 {
+            if plain_d8 && w == word {
+                return Some(DateRange::single(d));
+            }
+        }
         match parse_date_value(format, value) {
-            Ok(d) => Some(d),
+            Ok(d) => {
+                if plain_d8 {
+                    self.last_d8 = Some((word, d.from));
+                }
+                Some(d)
+            }
             Err(e) => {
                 let shown = String::from_utf8_lossy(format).into_owned();
                 let (rule, el, v, what) = match e {
@@ -358,7 +378,13 @@ impl<'a> ModelBuilder<'a> {
         match id.as_bytes() {
             b"LX" => {
                 let v = seg.fields::<1>().get(1).trim_ascii();
-                let n = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok());
+                // Up to nine digits cannot overflow; anything else goes the
+                // long way, with the same answer.
+                let n = if (1..=9).contains(&v.len()) && v.iter().all(u8::is_ascii_digit) {
+                    Some(v.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+                } else {
+                    std::str::from_utf8(v).ok().and_then(|s| s.parse().ok())
+                };
                 self.tx
                     .lines
                     .last_mut()
