@@ -2,14 +2,15 @@
 //! memchr-only tokenizer over the same bytes, single-threaded.
 //!
 //! ```sh
-//! cargo run --release --example bench_parse -- FILE [--runs N] [--tokenizer-only | --parse-only]
+//! cargo run --release --example bench_parse -- FILE [--runs N] [--tokenizer-only | --parse-only | --validate-only]
 //! ```
 //!
 //! The tokenizer is the speed of light for any X12 reader: memchr to each
 //! segment terminator, then to each element separator inside the segment,
-//! nothing else. The full parse is what `scrub837 validate` does: framing,
-//! envelope checks, the loop builder over the grammar, the claim model with
-//! dates and amounts. Both stream the file in the same 256 KiB reads; the
+//! nothing else. The full parse is the foundation's read: framing, envelope
+//! checks, the loop builder over the grammar, the claim model with dates and
+//! amounts. "With element checks" adds what `scrub837 validate` does on top:
+//! every element's usage, type, length, codes and relational conditions. Both stream the file in the same 256 KiB reads; the
 //! best of N runs is reported (the file is in the page cache after the
 //! first). `bench/parse.sh` generates the inputs and runs this.
 
@@ -58,11 +59,15 @@ fn tokenize(path: &str) -> std::io::Result<(u64, u64)> {
     Ok((segments, elements))
 }
 
-fn parse(path: &str) -> Result<(u64, u64), scrub837::Error> {
+/// The read into the claim model: with `elements`, every element checked
+/// against the guide too (what `validate` does); without, loops and
+/// segments only (the foundation's parse).
+fn parse(path: &str, elements: bool) -> Result<(u64, u64), scrub837::Error> {
     let f = File::open(path)?;
     let mut findings = 0u64;
     let mut claims = 0u64;
-    let counts = Scanner::new().scan(f, path, &mut |_| findings += 1, &mut |tx| {
+    let scanner = Scanner::new().element_checks(elements);
+    let counts = scanner.scan(f, path, &mut |_| findings += 1, &mut |tx| {
         claims += tx.claim_count() as u64
     })?;
     assert_eq!(claims, counts.claims);
@@ -90,9 +95,11 @@ fn main() {
         match a.as_str() {
             "--runs" => runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(3).max(1),
             // One side only, once: for counting instructions under callgrind.
-            "--tokenizer-only" | "--parse-only" => only = Some(a),
+            "--tokenizer-only" | "--parse-only" | "--validate-only" => only = Some(a),
             "-h" | "--help" => {
-                eprintln!("usage: bench_parse FILE [--runs N] [--tokenizer-only | --parse-only]");
+                eprintln!(
+                    "usage: bench_parse FILE [--runs N] [--tokenizer-only | --parse-only | --validate-only]"
+                );
                 return;
             }
             _ => path = Some(a),
@@ -108,8 +115,8 @@ fn main() {
             println!("{segments} segments, {elements} elements");
             return;
         }
-        Some(_) => {
-            let (claims, findings) = parse(&path).expect("parse");
+        Some(side) => {
+            let (claims, findings) = parse(&path, side == "--validate-only").expect("parse");
             println!("{claims} claims, {findings} findings");
             return;
         }
@@ -118,9 +125,11 @@ fn main() {
     let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64;
     let mb = bytes / 1e6;
     let (t_tok, tok) = best(runs, || tokenize(&path).expect("tokenize"));
-    let (t_parse, parsed) = best(runs, || parse(&path).expect("parse"));
+    let (t_parse, parsed) = best(runs, || parse(&path, false).expect("parse"));
+    let (t_valid, validated) = best(runs, || parse(&path, true).expect("validate"));
     let tok_rate = mb / t_tok.as_secs_f64();
     let parse_rate = mb / t_parse.as_secs_f64();
+    let valid_rate = mb / t_valid.as_secs_f64();
     println!(
         "file: {path} ({mb:.1} MB, {} segments, {} elements)",
         tok.0, tok.1
@@ -131,11 +140,19 @@ fn main() {
         tok_rate
     );
     println!(
-        "full parse:       {:>8.3} s  {:>8.1} MB/s  ({} claims, {} findings)",
+        "full parse (structure): {:>8.3} s  {:>8.1} MB/s  ({} claims, {} findings)",
         t_parse.as_secs_f64(),
         parse_rate,
         parsed.0,
         parsed.1
     );
+    println!(
+        "with element checks:    {:>8.3} s  {:>8.1} MB/s  ({} claims, {} findings)",
+        t_valid.as_secs_f64(),
+        valid_rate,
+        validated.0,
+        validated.1
+    );
     println!("ratio parse/tokenizer: {:.2}", parse_rate / tok_rate);
+    println!("ratio validate/tokenizer: {:.2}", valid_rate / tok_rate);
 }

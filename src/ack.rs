@@ -115,7 +115,8 @@ struct Transaction {
     st02: String,
     st03: String,
     first: u64,
-    ids: Vec<Option<SegmentId>>,
+    /// How many segments it has (ST..SE).
+    len: u64,
     codes: Vec<&'static str>,
     segments: Vec<SegmentError>,
     errors: usize,
@@ -155,6 +156,10 @@ struct Interchange {
 #[derive(Clone, Debug, Default)]
 pub struct AckRecorder {
     interchanges: Vec<Interchange>,
+    /// The segment ids of the transaction last read, for IK301: its
+    /// findings follow it. Only the last is kept, so memory stays bounded.
+    ids: Vec<Option<SegmentId>>,
+    ids_first: u64,
 }
 
 fn text(v: &[u8]) -> String {
@@ -253,7 +258,7 @@ impl AckRecorder {
             return;
         };
         let offset = at - t.first;
-        if offset as usize >= t.ids.len().max(1) && !t.ids.is_empty() {
+        if offset >= t.len.max(1) {
             return;
         }
         if let Some(code) = transaction_code(f) {
@@ -269,7 +274,10 @@ impl AckRecorder {
             .ack
             .as_ref()
             .and_then(|a| a.segment_id)
-            .or_else(|| t.ids.get(offset as usize).copied().flatten())
+            .or_else(|| {
+                let i = at.checked_sub(self.ids_first)?;
+                self.ids.get(usize::try_from(i).ok()?).copied().flatten()
+            })
             .map(|id| id.to_string())
             .unwrap_or_default();
         let loop_id = f.ack.as_ref().and_then(|a| a.loop_id.clone());
@@ -336,7 +344,7 @@ impl ScanObserver for AckRecorder {
                 }
             }
             BlockKind::Transaction => {
-                let mut segs = block.segments();
+                let segs = block.segments();
                 let Some(st) = segs.clone().next() else {
                     return;
                 };
@@ -346,9 +354,12 @@ impl ScanObserver for AckRecorder {
                     st02: text(f.get(2)),
                     st03: text(f.get(3)),
                     first: st.position().segment,
-                    ids: segs.by_ref().map(|s| s.id()).collect(),
+                    len: segs.len() as u64,
                     ..Transaction::default()
                 };
+                self.ids.clear();
+                self.ids.extend(segs.map(|s| s.id()));
+                self.ids_first = t.first;
                 let ended = block.is_ended();
                 let g = self.group();
                 g.transactions.push(t);

@@ -476,3 +476,106 @@ fn oversized_transaction_is_a_finding_not_a_crash() {
     assert_eq!(v["summary"]["transactions"], 1);
     assert_eq!(v["summary"]["claims"], 0);
 }
+
+finds!(
+    st03_missing,
+    "element-missing-st03.edi",
+    "element-missing",
+    "ST*837",
+    Some("ST03")
+);
+
+/// External code lists: given with `--code-list`, the elements that name
+/// them are checked (ICD-10-CM behind HI qualifiers, HCPCS behind `HC`, ZIP
+/// on its first five digits); without, they are not.
+#[test]
+fn code_lists_given_on_the_command_line_are_checked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = crate::util::root().join("tests/data/ig/p-valid-basic.edi");
+    let list = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write list");
+        p
+    };
+    // Codes the file uses, written as the code sets write them (dots in
+    // ICD-10, a CSV with descriptions), and one it does not.
+    let icd = list("icd.csv", "code,description\nZ51.11,chemo\nC34.90,lung\n");
+    let hcpcs = list("hcpcs.txt", "99214\n96413\n");
+    let zip = list("zip.txt", "01605\n01545\n");
+    let arg = |name: &str, p: &std::path::Path| format!("{name}={}", p.display());
+    let out = run(&[
+        "validate",
+        "--code-list",
+        &arg("icd10-cm", &icd),
+        "--code-list",
+        &arg("hcpcs", &hcpcs),
+        "--code-list",
+        &arg("zip", &zip),
+        s(&file),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // Drop one code from each list: each use of it is reported, by element.
+    let icd = list("icd2.csv", "Z51.11\n");
+    let hcpcs = list("hcpcs2.txt", "99214\n");
+    let zip = list("zip2.txt", "01605\n");
+    let out = run(&[
+        "validate",
+        "--format",
+        "json",
+        "--code-list",
+        &arg("icd10-cm", &icd),
+        "--code-list",
+        &arg("hcpcs", &hcpcs),
+        "--code-list",
+        &arg("zip", &zip),
+        s(&file),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let mut got: Vec<(String, String, String)> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["element"].as_str().unwrap_or("").to_string(),
+                f["value"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want = [
+        ("code-invalid", "HI02-2", "C3490"),
+        ("code-invalid", "N4-03", "01545"),
+        ("code-invalid", "SV1-01-2", "96413"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    // A misspelt list name is an error before anything is read.
+    let out = run(&["validate", "--code-list", &arg("icd10", &icd), s(&file)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown code list"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Lower-case letters are data where the extended character set allows
+/// them (names, addresses); a code must still be upper case.
+#[test]
+fn lower_case_is_data_in_strings_but_not_in_codes() {
+    let text = std::fs::read_to_string(crate::util::root().join("tests/data/ig/p-valid-basic.edi"))
+        .expect("fixture");
+    let lower_name = text.replacen("N3*", "N3*apt 4, ", 1);
+    assert!(crate::util::findings_of(lower_name.as_bytes()).is_empty());
+    let lower_code = text.replacen("SV1*HC:", "SV1*hc:", 1);
+    let f = crate::util::findings_of(lower_code.as_bytes());
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].rule.as_str(), "code-invalid");
+    assert_eq!(f[0].element.as_deref(), Some("SV1-01-1"));
+}
