@@ -940,7 +940,7 @@ mod tests {
         let clm = g.loops[g.loop_index("2300").expect("2300")].trigger();
         let def = clm.elements.as_deref().expect("CLM defined");
         let mut c = ElementChecker::new(Arc::new(CodeLists::bundled().clone()), "t");
-        let mut count = |c: &mut ElementChecker, bytes: &[u8], d: Delimiters| {
+        let count = |c: &mut ElementChecker, bytes: &[u8], d: Delimiters| {
             let mut n = 0;
             c.check(
                 def,
