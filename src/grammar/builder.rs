@@ -260,6 +260,8 @@ pub struct LoopBuilder<'g> {
     counts: Vec<u32>,
     next_hl: u64,
     hl_trigger: SegmentId,
+    /// The last segment fed: where loops still open at the end are closed.
+    last_position: Position,
     elements: Option<ElementChecker>,
     steps: StepCache,
 }
@@ -275,6 +277,7 @@ impl<'g> LoopBuilder<'g> {
             counts: Vec::with_capacity(256),
             next_hl: 1,
             hl_trigger: SegmentId::new(b"HL"),
+            last_position: Position::default(),
             elements: None,
             steps: StepCache::new(grammar),
         }
@@ -338,6 +341,7 @@ impl<'g> LoopBuilder<'g> {
         v: &mut V,
         sink: &mut dyn FnMut(Finding),
     ) {
+        self.last_position = seg.position();
         let Some(id) = seg.id() else {
             let shown = String::from_utf8_lossy(&seg.id_bytes()[..seg.id_bytes().len().min(12)])
                 .into_owned();
@@ -422,6 +426,16 @@ impl<'g> LoopBuilder<'g> {
                         if self.stack.len() > d + 1 {
                             self.close_to(d + 1, seg.position(), v, sink);
                         }
+                        if sn.group > group {
+                            self.report_missing(
+                                def_idx,
+                                base,
+                                group,
+                                sn.group,
+                                seg.position(),
+                                sink,
+                            );
+                        }
                         self.stack[d].group = sn.group;
                         self.counts[base + i] += 1;
                         if sn.max.is_some_and(|m| self.counts[base + i] > m) {
@@ -445,6 +459,10 @@ impl<'g> LoopBuilder<'g> {
                     Node::Loop(LoopNode { index, group, .. }) => {
                         if self.stack.len() > d + 1 {
                             self.close_to(d + 1, seg.position(), v, sink);
+                        }
+                        if *group > self.stack[d].group {
+                            let from = self.stack[d].group;
+                            self.report_missing(def_idx, base, from, *group, seg.position(), sink);
                         }
                         self.stack[d].group = *group;
                         self.counts[base + i] += 1;
@@ -623,6 +641,62 @@ impl<'g> LoopBuilder<'g> {
         };
     }
 
+    /// Reports the required nodes of open loop `def` (counts from `base`)
+    /// in position groups `from..to` that were never filled, at `at`: where
+    /// the gap is noticed, as a 999 reports it.
+    fn report_missing(
+        &self,
+        def: usize,
+        base: usize,
+        from: u32,
+        to: u32,
+        at: Position,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        let l = &self.g.loops[def];
+        for i in l.required() {
+            let group = l.body[i].group();
+            if self.counts[base + i] != 0 || group < from || group >= to {
+                continue;
+            }
+            let (what, missing_id, loop_id) = match &l.body[i] {
+                Node::Segment(sn) => {
+                    let what = match &sn.matcher {
+                        Some(m) => {
+                            format!("{}*{} segment", sn.id, String::from_utf8_lossy(&m.codes[0]))
+                        }
+                        None => format!("{} segment", sn.id),
+                    };
+                    (what, sn.id, &l.id)
+                }
+                Node::Loop(LoopNode { index, .. }) => {
+                    let c = &self.g.loops[*index];
+                    let what = format!("loop {} ({})", c.id, c.name);
+                    (what, c.trigger().id, &c.id)
+                }
+            };
+            // 999: IK304 3 for a missing segment, I7 for a loop that
+            // occurs fewer times than the guide requires.
+            let code = if matches!(l.body[i], Node::Segment(_)) {
+                "3"
+            } else {
+                "I7"
+            };
+            sink(
+                self.finding(
+                    RuleId::SegmentMissing,
+                    at,
+                    format!("loop {} ({}) lacks its required {what}", l.id, l.name),
+                )
+                .with_ack(
+                    AckDetail::segment(code)
+                        .for_segment(missing_id)
+                        .in_loop(loop_id),
+                ),
+            );
+        }
+    }
+
     fn close_to<'a, V: LoopVisitor<'a> + ?Sized>(
         &mut self,
         depth: usize,
@@ -630,52 +704,11 @@ impl<'g> LoopBuilder<'g> {
         v: &mut V,
         sink: &mut dyn FnMut(Finding),
     ) {
-        let _ = at;
         while self.stack.len() > depth {
             let f = self.stack.pop().expect("the stack is deeper than depth");
-            let l = &self.g.loops[f.def];
-            for i in l.required() {
-                if self.counts[f.base + i] != 0 {
-                    continue;
-                }
-                let (what, missing_id, loop_id) = match &l.body[i] {
-                    Node::Segment(sn) => {
-                        let what = match &sn.matcher {
-                            Some(m) => format!(
-                                "{}*{} segment",
-                                sn.id,
-                                String::from_utf8_lossy(&m.codes[0])
-                            ),
-                            None => format!("{} segment", sn.id),
-                        };
-                        (what, sn.id, &l.id)
-                    }
-                    Node::Loop(LoopNode { index, .. }) => {
-                        let c = &self.g.loops[*index];
-                        let what = format!("loop {} ({})", c.id, c.name);
-                        (what, c.trigger().id, &c.id)
-                    }
-                };
-                // 999: IK304 3 for a missing segment, I7 for a loop that
-                // occurs fewer times than the guide requires.
-                let code = if matches!(l.body[i], Node::Segment(_)) {
-                    "3"
-                } else {
-                    "I7"
-                };
-                sink(
-                    self.finding(
-                        RuleId::SegmentMissing,
-                        f.opened_at,
-                        format!("loop {} ({}) lacks its required {what}", l.id, l.name),
-                    )
-                    .with_ack(
-                        AckDetail::segment(code)
-                            .for_segment(missing_id)
-                            .in_loop(loop_id),
-                    ),
-                );
-            }
+            // What lies before the loop's current position was reported
+            // when the builder moved past it; the rest is missing here.
+            self.report_missing(f.def, f.base, f.group, u32::MAX, at, sink);
             if let Some(has) = f.hl_has_children {
                 if has != f.hl_child_seen {
                     let msg = if has {
@@ -702,7 +735,7 @@ impl<'g> LoopBuilder<'g> {
         v: &mut V,
         sink: &mut dyn FnMut(Finding),
     ) {
-        self.close_to(0, Position::default(), v, sink);
+        self.close_to(0, self.last_position, v, sink);
         self.reset();
     }
 }

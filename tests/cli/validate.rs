@@ -135,7 +135,8 @@ finds!(
     missing_hi,
     "segment-missing-hi.edi",
     "segment-missing",
-    "CLM*LBO240402SANT01",
+    // Where the gap is noticed: the first segment after HI's place.
+    "NM1*82*1*OKAFOR",
     None
 );
 finds!(
