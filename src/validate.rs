@@ -66,6 +66,8 @@ pub struct ElementChecker {
     delims: Option<Delimiters>,
     class: [u8; 256],
     memo: Memo,
+    /// A value padded with trailing spaces was reported (once per input).
+    padded: std::cell::Cell<bool>,
 }
 
 /// Segments already found clean, by definition and bytes.
@@ -165,6 +167,7 @@ impl ElementChecker {
             delims: None,
             class: [PLAIN; 256],
             memo: Memo::new(),
+            padded: std::cell::Cell::new(false),
         }
     }
 
@@ -565,6 +568,24 @@ impl ElementChecker {
                 return;
             }
             _ => {}
+        }
+        if v.last() == Some(&b' ')
+            && matches!(def.data_type, DataType::String | DataType::Identifier)
+            && !self.padded.replace(true)
+        {
+            // X12 asks for trailing spaces to be suppressed; receivers that
+            // check strictly reject them. Read, and said once per input.
+            sink(
+                self.finding(
+                    RuleId::LenientRead,
+                    seg,
+                    format!(
+                        "{} ends in spaces, which X12 asks senders to suppress (reported once per file)",
+                        def.name
+                    ),
+                )
+                .with_element(def.name.to_string()),
+            );
         }
         if def.digits > 0
             && (v.len() != usize::from(def.digits) || !v.iter().all(u8::is_ascii_digit))

@@ -421,6 +421,10 @@ fn segment_def(s: &SegmentEntry) -> std::result::Result<SegmentDef, String> {
             last.components = comps.into();
         }
     }
+    // Presence is tracked in a 64-bit set; no X12 segment comes near.
+    if slots.len() > 64 || slots.iter().any(|s| s.components.len() > 64) {
+        return Err("more than 64 elements or components".into());
+    }
     let required = slots
         .iter()
         .enumerate()

@@ -580,3 +580,20 @@ fn lower_case_is_data_in_strings_but_not_in_codes() {
     assert_eq!(f[0].rule.as_str(), "code-invalid");
     assert_eq!(f[0].element.as_deref(), Some("SV1-01-1"));
 }
+
+/// A value padded with trailing spaces is read and warned about, once per
+/// file: X12 asks senders to suppress them.
+#[test]
+fn trailing_spaces_are_a_warning_once_per_file() {
+    let file = crate::util::root().join("tests/data/ig/p-an-trailing-spaces-nm103.edi");
+    let out = run(&["validate", "--format", "json", s(&file)]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let f = v["findings"].as_array().expect("findings");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["rule"], "lenient-read");
+    assert_eq!(f[0]["element"], "NM1-03");
+    assert_eq!(f[0]["segment"], 16);
+    let out = run(&["validate", "--deny", "warnings", s(&file)]);
+    assert_eq!(out.status.code(), Some(1));
+}
