@@ -162,8 +162,22 @@ pub struct AckRecorder {
     ids_first: u64,
 }
 
+/// An echoed value, as printable ASCII: the acknowledgment must stay X12
+/// (and the ISA its fixed width) whatever bytes the input held there.
 fn text(v: &[u8]) -> String {
-    String::from_utf8_lossy(v.trim_ascii()).into_owned()
+    v.trim_ascii()
+        .iter()
+        .map(|&b| printable(b) as char)
+        .collect()
+}
+
+/// `b`, or `?` for a byte outside the character set.
+fn printable(b: u8) -> u8 {
+    if (0x20..0x7F).contains(&b) {
+        b
+    } else {
+        b'?'
+    }
 }
 
 impl AckRecorder {
@@ -498,7 +512,27 @@ struct SegmentWriter<'w> {
 }
 
 impl SegmentWriter<'_> {
+    /// Writes a segment of text parts, each made safe to echo.
     fn segment(&mut self, parts: &[&str]) -> io::Result<()> {
+        let clean: Vec<Vec<u8>> = parts.iter().map(|p| self.clean(p.as_bytes())).collect();
+        let refs: Vec<&[u8]> = clean.iter().map(Vec::as_slice).collect();
+        self.raw(&refs)
+    }
+
+    /// Values echoed from the input (IK404) may hold any byte, even a
+    /// separator: outside the character set or a separator, it is `?`.
+    fn clean(&self, p: &[u8]) -> Vec<u8> {
+        p.iter()
+            .map(|&b| match printable(b) {
+                x if x == self.d.element || x == self.d.segment => b'?',
+                x if x == self.d.component || Some(x) == self.d.repetition => b'?',
+                x => x,
+            })
+            .collect()
+    }
+
+    /// Writes a segment of parts as they are (separators included).
+    fn raw(&mut self, parts: &[&[u8]]) -> io::Result<()> {
         // Drop trailing empty elements, as X12 asks.
         let n = parts
             .iter()
@@ -508,7 +542,7 @@ impl SegmentWriter<'_> {
             if i > 0 {
                 self.out.write_all(&[self.d.element])?;
             }
-            self.out.write_all(p.as_bytes())?;
+            self.out.write_all(p)?;
         }
         self.out.write_all(&[self.d.segment, b'\n'])?;
         self.count += 1;
@@ -529,32 +563,44 @@ fn write_interchange(
     let d = i.delims;
     let mut w = SegmentWriter { out, d, count: 0 };
     let ctl = format!("{control:09}");
+    // No repetition separator declared: `^`, unless the input uses it.
     let rep = d
         .repetition
-        .map_or("^".to_string(), |r| (r as char).to_string());
-    let comp = (d.component as char).to_string();
+        .unwrap_or(if [d.element, d.segment, d.component].contains(&b'^') {
+            b'!'
+        } else {
+            b'^'
+        });
     // The ack is a test when the input is; anything else (even a bad
     // ISA15) is answered as production.
     let usage = if i.usage == "T" { "T" } else { "P" };
-    w.segment(&[
-        "ISA",
-        "00",
-        &pad("", 10),
-        "00",
-        &pad("", 10),
-        &pad(&i.receiver.0, 2),
-        &pad(&i.receiver.1, 15),
-        &pad(&i.sender.0, 2),
-        &pad(&i.sender.1, 15),
-        &opts.date[2..],
-        &opts.time,
-        &rep,
-        "00501",
-        &ctl,
-        "0",
-        usage,
-        &comp,
-    ])?;
+    let (blank, r0, r1, s0, s1) = (
+        pad("", 10),
+        pad(&i.receiver.0, 2),
+        pad(&i.receiver.1, 15),
+        pad(&i.sender.0, 2),
+        pad(&i.sender.1, 15),
+    );
+    let isa: [&[u8]; 17] = [
+        b"ISA",
+        b"00",
+        blank.as_bytes(),
+        b"00",
+        blank.as_bytes(),
+        r0.as_bytes(),
+        r1.as_bytes(),
+        s0.as_bytes(),
+        s1.as_bytes(),
+        &opts.date.as_bytes()[2..],
+        opts.time.as_bytes(),
+        &[rep],
+        b"00501",
+        ctl.as_bytes(),
+        b"0",
+        usage.as_bytes(),
+        &[d.component],
+    ];
+    w.raw(&isa)?;
     let broken = i.notes.first().copied();
     if broken.is_some() || i.ta1_requested {
         let (code, note) = match broken {
@@ -612,13 +658,14 @@ fn write_999(w: &mut SegmentWriter<'_>, g: &Group, n: usize) -> io::Result<()> {
                 .unwrap_or("");
             w.segment(&["IK3", &s.id, &s.position.to_string(), loop_id, s.code])?;
             for e in &s.elements {
-                let at = if e.component > 0 {
-                    format!("{}{}{}", e.element, w.d.component as char, e.component)
-                } else {
-                    e.element.to_string()
-                };
-                let value = e.value.as_deref().unwrap_or("");
-                w.segment(&["IK4", &at, &e.reference, e.code, value])?;
+                let mut at = e.element.to_string().into_bytes();
+                if e.component > 0 {
+                    at.push(w.d.component);
+                    at.extend(e.component.to_string().bytes());
+                }
+                let reference = w.clean(e.reference.as_bytes());
+                let value = w.clean(e.value.as_deref().unwrap_or("").as_bytes());
+                w.raw(&[b"IK4", &at, &reference, e.code.as_bytes(), &value])?;
             }
         }
         if t.accepted() {

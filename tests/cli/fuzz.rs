@@ -629,3 +629,27 @@ fn replays_fuzz_corpus_when_present() {
         failed.join("\n")
     );
 }
+
+/// Found by the `ack` target: a receiver id with a byte above 0x7F was
+/// echoed through a lossy UTF-8 conversion, so the 999's ISA lost its fixed
+/// width (the terminator was no longer byte 105). Echoed values are now
+/// printable ASCII, `?` for anything else.
+#[test]
+fn ack_of_a_non_ascii_isa_id_keeps_the_isa_fixed_width() {
+    let input = crate::util::root().join("tests/data/fuzz/ack-non-ascii-receiver-id.edi");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ack = dir.path().join("a.999");
+    let out = crate::util::run(&[
+        "validate",
+        "--ack",
+        crate::util::s(&ack),
+        crate::util::s(&input),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let bytes = std::fs::read(&ack).expect("ack written");
+    assert!(bytes.is_ascii(), "the ack is ASCII");
+    assert_eq!(bytes[105], b'~', "ISA is 106 bytes");
+    assert!(bytes.starts_with(b"ISA*00*"));
+    let isa = std::str::from_utf8(&bytes[..106]).expect("ascii");
+    assert!(isa.contains("*ZZ*BCBSMA  ?      *"), "{isa}");
+}
