@@ -360,6 +360,9 @@ impl ElementChecker {
             return;
         }
         if slot.components.is_empty() {
+            if plainly_valid(def, v, seg.delimiters()) {
+                return;
+            }
             let s = self.scan(v, seg.delimiters());
             if s.component {
                 sink(self.value_finding(
@@ -444,8 +447,10 @@ impl ElementChecker {
             if present & (1 << j) != 0 {
                 if cdef.usage != ElementUsage::NotUsed {
                     let c = parts.get(j).copied().unwrap_or_default();
-                    let s = self.scan(c, seg.delimiters());
-                    self.value(cdef, pos, cp, c, s, &parts, seg, sink);
+                    if !plainly_valid(cdef, c, seg.delimiters()) {
+                        let s = self.scan(c, seg.delimiters());
+                        self.value(cdef, pos, cp, c, s, &parts, seg, sink);
+                    }
                 }
             } else if cdef.usage == ElementUsage::Required {
                 self.missing(
@@ -827,6 +832,22 @@ impl ElementChecker {
             .with_element(def.name.to_string())
             .with_value(String::from_utf8_lossy(v))
             .with_ack(AckDetail::element("7", pos, comp, &def.reference))
+    }
+}
+
+/// The common cases, decided in a few instructions: a listed code (a list
+/// holds only well-formed codes), or a string of the right length in the
+/// character set with no trailing space. Anything else takes the full
+/// check, which says what is wrong; `false` never means invalid.
+#[inline(always)]
+fn plainly_valid(def: &ElementDef, v: &[u8], d: Delimiters) -> bool {
+    let len_ok = || v.len() >= usize::from(def.min) && v.len() <= usize::from(def.max);
+    match (def.data_type, &def.codes) {
+        (DataType::Identifier, Codes::List(_)) => def.has_code(v),
+        (DataType::String | DataType::Identifier, Codes::Any) => {
+            def.digits == 0 && len_ok() && v.last() != Some(&b' ') && all_plain(v, d)
+        }
+        _ => false,
     }
 }
 
