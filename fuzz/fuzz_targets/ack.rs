@@ -27,28 +27,43 @@ fuzz_target!(|data: &[u8]| {
     if out.is_empty() {
         return;
     }
-    assert!(out.len() > 106 && out.starts_with(b"ISA"), "{out:?}");
-    let (e, t) = (out[3], out[105]);
-    let mut in_st: Option<u64> = None;
-    let mut isa = 0i64;
-    for seg in out.split(|b| *b == t).map(|s| s.trim_ascii()).filter(|s| !s.is_empty()) {
-        let id = seg.split(|b| *b == e).next().unwrap_or_default();
-        match id {
-            b"ISA" => isa += 1,
-            b"IEA" => isa -= 1,
-            b"ST" => in_st = Some(1),
-            b"SE" => {
-                let n = in_st.take().expect("SE closes an ST") + 1;
-                let se01 = seg.split(|b| *b == e).nth(1).unwrap_or_default();
-                assert_eq!(se01, n.to_string().as_bytes(), "SE01 counts ST..SE");
-            }
-            _ => {
-                if let Some(n) = in_st.as_mut() {
-                    *n += 1;
+    // Each interchange declares its own separators (an input's second
+    // interchange may use others): read them from each ISA in turn.
+    let mut rest = &out[..];
+    while !rest.is_empty() {
+        assert!(rest.len() > 106 && rest.starts_with(b"ISA"), "{rest:?}");
+        let (e, t) = (rest[3], rest[105]);
+        let mut in_st: Option<u64> = None;
+        let mut closed = false;
+        let mut used = 0;
+        for seg in rest.split(|b| *b == t) {
+            used += seg.len() + 1;
+            let seg = seg.trim_ascii();
+            let id = seg.split(|b| *b == e).next().unwrap_or_default();
+            match id {
+                b"ST" => in_st = Some(1),
+                b"SE" => {
+                    let n = in_st.take().expect("SE closes an ST") + 1;
+                    let se01 = seg.split(|b| *b == e).nth(1).unwrap_or_default();
+                    assert_eq!(se01, n.to_string().as_bytes(), "SE01 counts ST..SE");
+                }
+                b"IEA" => {
+                    closed = true;
+                    break;
+                }
+                _ => {
+                    if let Some(n) = in_st.as_mut() {
+                        *n += 1;
+                    }
                 }
             }
         }
+        assert!(closed, "every ISA has its IEA");
+        assert!(in_st.is_none(), "every ST has its SE");
+        rest = rest.get(used..).unwrap_or_default();
+        // The line break written after each terminator.
+        while rest.first().is_some_and(|b| b.is_ascii_whitespace()) {
+            rest = &rest[1..];
+        }
     }
-    assert_eq!(isa, 0, "every ISA has its IEA");
-    assert!(in_st.is_none(), "every ST has its SE");
 });

@@ -653,3 +653,35 @@ fn ack_of_a_non_ascii_isa_id_keeps_the_isa_fixed_width() {
     let isa = std::str::from_utf8(&bytes[..106]).expect("ascii");
     assert!(isa.contains("*ZZ*BCBSMA  ?      *"), "{isa}");
 }
+
+/// From the `ack` target: a file whose second interchange declares other
+/// separators (`&` ends its segments). Each acknowledgment interchange is
+/// written with its input's separators, and each closes with its IEA.
+#[test]
+fn ack_answers_each_interchange_in_its_own_separators() {
+    let input =
+        crate::util::root().join("tests/data/fuzz/ack-interchanges-with-other-separators.edi");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ack = dir.path().join("a.999");
+    let out = crate::util::run(&[
+        "validate",
+        "--ack",
+        crate::util::s(&ack),
+        crate::util::s(&input),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(std::fs::read(&ack).expect("ack written")).expect("ascii");
+    let isas: Vec<usize> = text.match_indices("ISA*").map(|(i, _)| i).collect();
+    assert_eq!(isas.len(), 2, "{text}");
+    let second = &text[isas[1]..];
+    assert_eq!(
+        &second[105..106],
+        "&",
+        "the second ISA ends in its own terminator"
+    );
+    assert!(
+        second.contains("IEA*0*") && second.trim_end().ends_with('&'),
+        "{second}"
+    );
+    assert!(text[..isas[1]].trim_end().ends_with("~"));
+}
