@@ -530,10 +530,12 @@ fn cr_only_terminators_read_like_the_clean_sample() {
     assert_eq!(scan.counts(), replay_scan(&clean).counts());
 }
 
-/// Files in `tests/data/fuzz/` each have a test above.
+/// Files in `tests/data/fuzz/` each have a test in this file.
 #[test]
 fn every_fuzz_fixture_has_a_test() {
     const COVERED: &[&str] = &[
+        "ack-interchanges-with-other-separators.edi",
+        "ack-non-ascii-receiver-id.edi",
         "blank-terminator-then-trailing-blank.edi",
         "bom-then-garbage.edi",
         "cr-only-terminators.edi",
