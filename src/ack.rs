@@ -591,7 +591,7 @@ fn write_interchange(
         r1.as_bytes(),
         s0.as_bytes(),
         s1.as_bytes(),
-        &opts.date.as_bytes()[2..],
+        opts.date.as_bytes().get(2..).unwrap_or_default(),
         opts.time.as_bytes(),
         &[rep],
         b"00501",
