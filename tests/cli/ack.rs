@@ -6,10 +6,9 @@
 //! already disagree on whether the file has an error.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::ig::{corpus, disagreement_table, name};
-use crate::pyx12::require_python;
+use crate::pyx12::{require_python, said_ok, x12valid};
 use crate::util::{root, run, s, samples};
 
 /// The verdict segments of an acknowledgment: `IK5*A`, `AK9*R`, `TA1*R`
@@ -42,24 +41,13 @@ fn verdicts(ack: &[u8]) -> Vec<String> {
 /// Runs x12valid on a copy of `file` in `dir`: (its words said OK, the 999
 /// it wrote beside the copy, if any).
 fn pyx12(python: &Path, file: &Path, dir: &Path) -> (bool, Option<Vec<u8>>) {
-    let copy = dir.join(file.file_name().expect("file name"));
-    std::fs::copy(file, &copy).expect("copy");
-    let out = Command::new(python)
-        .args(["-m", "pyx12.scripts.x12valid"])
-        .arg(&copy)
-        .current_dir(dir)
-        .output()
-        .expect("pyx12 runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let (copy, text) = x12valid(python, file, dir, &[]);
     assert!(
         !text.contains("Traceback"),
         "pyx12 crashed on {}:\n{text}",
         file.display()
     );
-    let ok = text
-        .lines()
-        .any(|l| l.trim() == format!("{}: OK", copy.display()));
+    let ok = said_ok(&copy, &text);
     let ack = [
         PathBuf::from(format!("{}.997", copy.display())),
         copy.with_extension("997"),

@@ -11,12 +11,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
-use crate::pyx12::require_python;
-use crate::util::{root, run, s, stdout};
+use crate::pyx12::{require_python, said_ok, x12valid};
+use crate::util::{edi_files, root, run, s, stdout};
 
 /// One pyx12 error: the file segment number it names (`cur_line`) and its
 /// error code (`err_cde`, e.g. `1`, `8`, `HL2`).
@@ -34,14 +33,9 @@ struct ScrubErr {
     segment: Option<u64>,
 }
 
+/// Every file of the corpus, sorted.
 pub fn corpus() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("tests/data/ig"))
-        .expect("tests/data/ig exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "edi"))
-        .collect();
-    v.sort();
-    v
+    edi_files("tests/data/ig")
 }
 
 pub fn name(p: &Path) -> String {
@@ -55,19 +49,7 @@ pub fn name(p: &Path) -> String {
 /// the input) and collects every error at every level of its JSON.
 fn pyx12_errors(python: &Path, file: &Path) -> Vec<PyErr> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let copy = dir.path().join(file.file_name().expect("file name"));
-    std::fs::copy(file, &copy).expect("copy");
-    let out = Command::new(python)
-        .args(["-m", "pyx12.scripts.x12valid", "-J"])
-        .arg(&copy)
-        .current_dir(dir.path())
-        .output()
-        .expect("pyx12 runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (copy, text) = x12valid(python, file, dir.path(), &["-J"]);
     assert!(
         !text.contains("Traceback"),
         "pyx12 crashed on {}:\n{text}",
@@ -85,8 +67,7 @@ fn pyx12_errors(python: &Path, file: &Path) -> Vec<PyErr> {
         .unwrap_or_else(|e| panic!("pyx12 JSON for {}: {e}", file.display()));
     let mut errs = Vec::new();
     collect(&v, None, &mut errs);
-    let ok_line = format!("{}: OK", copy.display());
-    let said_ok = text.lines().any(|l| l.trim() == ok_line);
+    let said_ok = said_ok(&copy, &text);
     if !said_ok && errs.is_empty() {
         // Errors in the ISA and GS (ISA15, GS04) are logged but left out of
         // its JSON: read them from the log's `Line:N` instead.

@@ -37,20 +37,17 @@ pub fn require_python() -> Option<PathBuf> {
     p
 }
 
-/// pyx12's verdict on `file`: `Ok(())` when clean, else its error lines.
-///
-/// x12valid exits 1 even for clean files, and says nothing for a missing
-/// path, so the verdict is read from its words: `FILE: OK`, and no ERROR
-/// or Failure line.
-pub fn pyx12_verdict(python: &Path, file: &Path) -> Result<(), String> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    // x12valid writes its 999 beside the input: work on a copy.
-    let copy = dir.path().join(file.file_name().expect("file name"));
+/// One x12valid run on a copy of `file` in `dir` (it writes its 999, and
+/// with `-J` its JSON, beside its input): the copy's path, and its stdout
+/// and stderr together, where its words are.
+pub fn x12valid(python: &Path, file: &Path, dir: &Path, args: &[&str]) -> (PathBuf, String) {
+    let copy = dir.join(file.file_name().expect("file name"));
     std::fs::copy(file, &copy).expect("copy");
     let out = Command::new(python)
         .args(["-m", "pyx12.scripts.x12valid"])
+        .args(args)
         .arg(&copy)
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .expect("pyx12 runs");
     let text = format!(
@@ -58,12 +55,27 @@ pub fn pyx12_verdict(python: &Path, file: &Path) -> Result<(), String> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    (copy, text)
+}
+
+/// Whether x12valid's words say `FILE: OK` for the copy it ran on.
+pub fn said_ok(copy: &Path, text: &str) -> bool {
     let ok_line = format!("{}: OK", copy.display());
-    let bad: Vec<&str> = text
+    text.lines().any(|l| l.trim() == ok_line)
+}
+
+/// pyx12's verdict on `file`: `Ok(())` when clean, else its error lines.
+///
+/// x12valid's exit status says nothing, and it says nothing for a missing
+/// path, so the verdict is read from its words: `FILE: OK`, and no ERROR
+/// or Failure line.
+pub fn pyx12_verdict(python: &Path, file: &Path) -> Result<(), String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (copy, text) = x12valid(python, file, dir.path(), &[]);
+    let bad = text
         .lines()
-        .filter(|l| l.contains(" ERROR ") || l.contains("Failure") || l.contains("Traceback"))
-        .collect();
-    if text.lines().any(|l| l.trim() == ok_line) && bad.is_empty() {
+        .any(|l| l.contains(" ERROR ") || l.contains("Failure") || l.contains("Traceback"));
+    if said_ok(&copy, &text) && !bad {
         Ok(())
     } else {
         Err(text)

@@ -22,8 +22,13 @@ pub fn sample(name: &str) -> PathBuf {
 
 /// Every `.edi` file in `samples/`, sorted.
 pub fn samples() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("samples"))
-        .expect("samples/ exists")
+    edi_files("samples")
+}
+
+/// Every `.edi` file in the repository folder `dir`, sorted.
+pub fn edi_files(dir: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
+        .unwrap_or_else(|e| panic!("{dir}/: {e}"))
         .map(|e| e.expect("readable entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "edi"))
         .collect();
