@@ -19,6 +19,7 @@ use serde::Deserialize;
 use super::{Grammar, Node};
 use crate::codes::{list_index, pack_exact};
 use crate::error::{Error, ErrorKind, Result};
+use crate::lex::element_name;
 
 /// Whether the guide requires, allows or forbids an element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -303,15 +304,11 @@ fn element_def(
         "N" => ElementUsage::NotUsed,
         u => return Err(format!("usage {u:?} is not R, S or N")),
     };
-    let dash = if seg.ends_with(|c: char| c.is_ascii_digit()) {
-        "-"
-    } else {
-        ""
-    };
+    let element_at = element_name(seg.as_bytes(), usize::from(element));
     let name = if component == 0 {
-        format!("{seg}{dash}{element:02}")
+        element_at
     } else {
-        format!("{seg}{dash}{element:02}-{component}")
+        format!("{element_at}-{component}")
     };
     let data_type = match (&e.data_type, usage) {
         (Some(t), _) => DataType::parse(t).ok_or_else(|| format!("unknown type {t:?}"))?,

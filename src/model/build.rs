@@ -17,6 +17,7 @@ use crate::grammar::builder::{LoopBuilder, LoopVisitor};
 use crate::grammar::{Form, Grammar, LoopKind, SegmentNode};
 use crate::lex::{element_name, Segment, SegmentId};
 use crate::reader::Block;
+use crate::validate::is_time;
 
 /// Why a date value could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,14 +184,7 @@ impl<'a> ModelBuilder<'a> {
         // must be a real HHMM.
         if format.trim_ascii() == b"TM" {
             let v = value.trim_ascii();
-            let n = |b: &[u8]| {
-                b.iter()
-                    .fold(0u32, |a, d| a * 10 + u32::from(d.wrapping_sub(b'0')))
-            };
-            let real = v.len() == 4
-                && v.iter().all(u8::is_ascii_digit)
-                && n(&v[..2]) < 24
-                && n(&v[2..]) < 60;
+            let real = v.len() == 4 && v.iter().all(u8::is_ascii_digit) && is_time(v);
             if !real {
                 let name = element_name(seg.id_bytes(), format_el + 1);
                 self.findings.push(
