@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use super::{pack_code, Grammar, LoopDef, LoopNode, Node, QuickMatch, SegmentNode};
+use super::{pack_code, pack_word, Grammar, LoopDef, LoopNode, Node, QuickMatch, SegmentNode};
 use crate::codes::CodeLists;
 use crate::finding::{AckDetail, Finding, Position, RuleId};
 use crate::lex::{Segment, SegmentId};
@@ -75,6 +75,34 @@ impl<'s, 'a> Qual<'s, 'a> {
     /// Reads the qualifier at (element, component) into the cache.
     #[inline]
     fn load(&mut self, at: (u16, u16)) {
+        self.at = at;
+        // The usual qualifier: a whole element or its first component, of
+        // one to seven bytes, not blank at either end, in a segment of
+        // eight bytes or more: one word load, masked (the word is the
+        // segment's last eight bytes when fewer follow the start).
+        let b = self.seg.as_bytes();
+        if at.1 <= 1 && b.len() >= 8 {
+            if let Some((start, end)) = self.seg.indexed_element_range(usize::from(at.0)) {
+                let w = if start + 8 <= b.len() {
+                    crate::lex::load8(&b[start..])
+                } else {
+                    crate::lex::load8(&b[b.len() - 8..]) >> (8 * (start + 8 - b.len()))
+                };
+                let mut len = end - start;
+                if at.1 == 1 {
+                    let comp = u64::from_ne_bytes([self.seg.delimiters().component; 8]);
+                    let hits = crate::lex::zero_bytes(w ^ comp);
+                    if hits != 0 {
+                        len = len.min(hits.trailing_zeros() as usize / 8);
+                    }
+                }
+                if (1..=7).contains(&len) && b[start] > b' ' && b[start + len - 1] > b' ' {
+                    self.raw = &b[start..start + len];
+                    self.key = pack_word(w & (u64::MAX >> (64 - 8 * len)), len);
+                    return;
+                }
+            }
+        }
         let v = match self.seg.element(usize::from(at.0)) {
             None => &[][..],
             Some(e) if at.1 == 0 => e.as_bytes(),
@@ -82,7 +110,6 @@ impl<'s, 'a> Qual<'s, 'a> {
         };
         self.raw = v.trim_ascii();
         self.key = pack_code(self.raw).unwrap_or(u64::MAX);
-        self.at = at;
     }
 
     /// Whether the segment fills a node with this id and qualifier test:
@@ -511,6 +538,7 @@ impl<'g> LoopBuilder<'g> {
         Step::NotHere
     }
 
+    #[inline]
     fn check_loop_repeat(
         &self,
         ci: usize,
@@ -568,11 +596,12 @@ impl<'g> LoopBuilder<'g> {
         let hl01 = seg.value(1).trim_ascii();
         let hl02 = seg.value(2).trim_ascii();
         let hl04 = seg.value(4).trim_ascii();
+        // Twelve digits at most: no overflow, no parse through `str`.
         let number = |v: &[u8]| -> Option<u64> {
             if v.is_empty() || v.len() > 12 || !v.iter().all(u8::is_ascii_digit) {
                 return None;
             }
-            std::str::from_utf8(v).ok()?.parse().ok()
+            Some(v.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
         };
         let expected = self.next_hl;
         let id = number(hl01);
@@ -644,6 +673,7 @@ impl<'g> LoopBuilder<'g> {
     /// Reports the required nodes of open loop `def` (counts from `base`)
     /// in position groups `from..to` that were never filled, at `at`: where
     /// the gap is noticed, as a 999 reports it.
+    #[inline]
     fn report_missing(
         &self,
         def: usize,
@@ -653,10 +683,28 @@ impl<'g> LoopBuilder<'g> {
         at: Position,
         sink: &mut dyn FnMut(Finding),
     ) {
+        // Nearly always nothing is missing: say so without the call.
         let l = &self.g.loops[def];
-        for i in l.required() {
-            let group = l.body[i].group();
-            if self.counts[base + i] != 0 || group < from || group >= to {
+        if l.required_in(from, to).all(|i| self.counts[base + i] != 0) {
+            return;
+        }
+        self.report_missing_cold(def, base, from, to, at, sink);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_missing_cold(
+        &self,
+        def: usize,
+        base: usize,
+        from: u32,
+        to: u32,
+        at: Position,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        let l = &self.g.loops[def];
+        for i in l.required_in(from, to) {
+            if self.counts[base + i] != 0 {
                 continue;
             }
             let (what, missing_id, loop_id) = match &l.body[i] {

@@ -133,15 +133,22 @@ pub(crate) fn pack_code(v: &[u8]) -> Option<u64> {
     }
     // All bytes at once: zero-padded, then `a`..=`z` (and nothing else,
     // bytes over 0x7F included) lowered by 0x20 in place.
+    Some(pack_word(crate::lex::load_short(v), v.len()))
+}
+
+/// [`pack_code`] of the `len` (at most 7) bytes in the low end of `w`,
+/// the bytes above them zero.
+#[inline(always)]
+pub(crate) fn pack_word(w: u64, len: usize) -> u64 {
+    debug_assert!(len <= 7 && w >> (8 * len) == 0);
     const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     const HI: u64 = 0x8080_8080_8080_8080;
-    let w = crate::lex::load_short(v);
     let low7 = w & LO7;
     // High bit per byte: low7 >= b'a', and low7 > b'z'.
     let ge_a = low7.wrapping_add(0x1F1F_1F1F_1F1F_1F1F) & HI;
     let gt_z = low7.wrapping_add(0x0505_0505_0505_0505) & HI;
     let lower = ge_a & !gt_z & !w & HI;
-    Some((w - (lower >> 2)) | ((v.len() as u64) << 56))
+    (w - (lower >> 2)) | ((len as u64) << 56)
 }
 
 /// A [`Matcher`] compiled for the loop builder: codes packed as integers.
@@ -278,8 +285,10 @@ pub struct LoopDef {
     /// id, a child loop's trigger id), sorted by id, then by position; the
     /// trigger (index 0) is left out. Compiled from `body`.
     by_id: Vec<(SegmentId, u16)>,
-    /// Body node indices that are required (segments and child loops).
-    required: Vec<u16>,
+    /// Body node indices that are required (segments and child loops), with
+    /// their position groups, ordered by group (body order within a group):
+    /// the loop builder asks for the ones in a range of groups per segment.
+    required: Vec<(u32, u16)>,
     /// Per body node: the segment id that fills it and its qualifier test
     /// (a child loop's trigger's), compiled from `body`.
     quick: Vec<(SegmentId, Option<QuickMatch>)>,
@@ -342,7 +351,19 @@ impl LoopDef {
 
     /// The body nodes the guide requires, in body order.
     pub fn required(&self) -> impl Iterator<Item = usize> + '_ {
-        self.required.iter().map(|i| usize::from(*i))
+        self.required.iter().map(|(_, i)| usize::from(*i))
+    }
+
+    /// The required body nodes whose position group is in `from..to`, in
+    /// body order: found by binary search, as the builder asks on every
+    /// move forward and most ranges hold none.
+    #[inline]
+    pub fn required_in(&self, from: u32, to: u32) -> impl Iterator<Item = usize> + '_ {
+        let start = self.required.partition_point(|(g, _)| *g < from);
+        self.required[start..]
+            .iter()
+            .take_while(move |(g, _)| *g < to)
+            .map(|(_, i)| usize::from(*i))
     }
 
     /// The segment that opens the loop.
@@ -648,10 +669,12 @@ impl Grammar {
                     by_id.push((id, i as u16));
                 }
                 if usage == Usage::Required {
-                    required.push(i as u16);
+                    required.push((node.group(), i as u16));
                 }
             }
             by_id.sort();
+            // Stable: body order stays within a group.
+            required.sort_by_key(|(g, _)| *g);
             loops[li].table = LoopDef::hash_by_id(&by_id);
             loops[li].by_id = by_id;
             loops[li].required = required;

@@ -76,6 +76,18 @@ impl Ord for SegmentId {
     }
 }
 
+/// The bytes an id takes as it is: `A`..=`Z` and `0`..=`9`.
+static ID_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_uppercase() || c.is_ascii_digit();
+        i += 1;
+    }
+    t
+};
+
 impl SegmentId {
     /// The id as one integer (never 0 for an id from
     /// [`SegmentId::new`] or [`SegmentId::from_bytes`]).
@@ -106,10 +118,11 @@ impl SegmentId {
     #[inline(always)]
     pub fn from_bytes(id: &[u8]) -> Option<SegmentId> {
         // The usual case: upper-case letters and digits, taken as they are.
-        let plain = |c: u8| c.wrapping_sub(b'A') < 26 || c.wrapping_sub(b'0') < 10;
+        // A table and `&` (not `&&`): three loads and no branch per byte.
+        let plain = |c: u8| ID_BYTE[usize::from(c)];
         match *id {
-            [a, b] if plain(a) && plain(b) => Some(SegmentId([a, b, 0])),
-            [a, b, c] if plain(a) && plain(b) && plain(c) => Some(SegmentId([a, b, c])),
+            [a, b] if plain(a) & plain(b) => Some(SegmentId([a, b, 0])),
+            [a, b, c] if plain(a) & plain(b) & plain(c) => Some(SegmentId([a, b, c])),
             _ => Self::from_bytes_slow(id),
         }
     }
@@ -321,6 +334,32 @@ impl<'a> Segment<'a> {
         Some(&self.bytes[start..end])
     }
 
+    /// Where element `n` (1-based) lies in [`Segment::as_bytes`], as
+    /// `start..end`, for a segment whose separators are indexed; `None`
+    /// when it is not indexed or has no element `n`. The loop builder reads
+    /// its qualifiers with this and one word load.
+    #[inline]
+    pub(crate) fn indexed_element_range(&self, n: usize) -> Option<(usize, usize)> {
+        if !self.indexed() || n == 0 {
+            return None;
+        }
+        let mut m = self.seps;
+        for _ in 1..n {
+            m &= m.wrapping_sub(1);
+        }
+        if m == 0 {
+            return None;
+        }
+        let start = m.trailing_zeros() as usize + 1;
+        m &= m.wrapping_sub(1);
+        let end = if m == 0 {
+            self.bytes.len()
+        } else {
+            m.trailing_zeros() as usize
+        };
+        Some((start, end))
+    }
+
     /// [`Segment::element_bytes`] for a segment too long to index: one pass
     /// to the n-th separator.
     #[cold]
@@ -380,7 +419,27 @@ impl<'a> Segment<'a> {
     }
 
     /// The id, upper-cased, when it is a well-formed id.
+    #[inline]
     pub fn id(&self) -> Option<SegmentId> {
+        // The usual segment: indexed, three bytes or more, a plain id. The
+        // first three bytes are read whatever the id's length, so the test
+        // is two table loads per byte and one branch on the length.
+        let b = self.bytes;
+        if self.indexed() && b.len() >= 3 {
+            let n = if self.seps != 0 {
+                self.seps.trailing_zeros()
+            } else {
+                b.len() as u32
+            };
+            let (x, y, z) = (b[0], b[1], b[2]);
+            let two = ID_BYTE[usize::from(x)] & ID_BYTE[usize::from(y)];
+            if n == 2 && two {
+                return Some(SegmentId([x, y, 0]));
+            }
+            if n == 3 && two & ID_BYTE[usize::from(z)] {
+                return Some(SegmentId([x, y, z]));
+            }
+        }
         SegmentId::from_bytes(self.id_bytes())
     }
 
