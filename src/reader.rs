@@ -234,6 +234,60 @@ impl Block {
     }
 }
 
+/// Whether a segment's content may take the plain path as far as its
+/// first bytes tell: no lower case in the first three, no trailing element
+/// separator, not an envelope segment or SE, and not an ISA with any
+/// separator. Four bytes at once for the usual segment.
+#[inline]
+fn plain_head(content: &[u8], sep: u8) -> bool {
+    if content.len() < 4 {
+        return plain_head_short(content, sep);
+    }
+    if content[content.len() - 1] == sep {
+        return false;
+    }
+    let h = u32::from_le_bytes([content[0], content[1], content[2], content[3]]);
+    // A byte of the first three is lower case when it is in `a`..=`z`:
+    // per byte, (b + 0x1F) and (b + 0x05) straddle 0x80 exactly then (for
+    // bytes under 0x80; a byte over 0x7F is never lower case).
+    let three = h & 0x00FF_FFFF;
+    let ge_a = (three & 0x007F_7F7F).wrapping_add(0x001F_1F1F);
+    let gt_z = (three & 0x007F_7F7F).wrapping_add(0x0005_0505);
+    if ge_a & !gt_z & !three & 0x0080_8080 != 0 {
+        return false;
+    }
+    if !matches!(content[0], b'S' | b'G' | b'I') {
+        return true;
+    }
+    let s = u32::from(sep);
+    let two = |a: u8, b: u8| u32::from(a) | u32::from(b) << 8 | s << 16;
+    let id3 = |a: u8, b: u8, c: u8| u32::from(a) | u32::from(b) << 8 | u32::from(c) << 16 | s << 24;
+    let envelope = [
+        two(b'S', b'T'),
+        two(b'S', b'E'),
+        two(b'G', b'S'),
+        two(b'G', b'E'),
+    ]
+    .contains(&three)
+        || h == id3(b'I', b'E', b'A');
+    // An ISA with any separator starts a new interchange, as the general
+    // path sees it.
+    !envelope && !crate::lex::isa::looks_like_isa(content)
+}
+
+/// [`plain_head`] for contents under four bytes (the same tests, bytewise).
+#[cold]
+fn plain_head_short(content: &[u8], sep: u8) -> bool {
+    if content.iter().any(u8::is_ascii_lowercase) || content.last() == Some(&sep) {
+        return false;
+    }
+    let id = match memchr::memchr(sep, content) {
+        Some(i) => &content[..i],
+        None => content,
+    };
+    !matches!(id, b"ST" | b"SE" | b"GS" | b"GE" | b"IEA" | b"ISA")
+}
+
 // Lenient-read kinds, each reported once per input.
 const NOTE_BOM: u8 = 1;
 const NOTE_LEAD: u8 = 2;
@@ -454,23 +508,8 @@ impl<R: Read> Reader<R> {
                 (t, seps)
             };
             let content = &buf[p..t];
-            let head = &content[..content.len().min(3)];
-            if head.iter().any(u8::is_ascii_lowercase) || content.last() == Some(&d.element) {
+            if !plain_head(content, d.element) {
                 break;
-            }
-            if matches!(b0, b'S' | b'G' | b'I') {
-                let id = match memchr::memchr(d.element, &content[..content.len().min(4)]) {
-                    Some(i) => &content[..i],
-                    None if content.len() <= 3 => content,
-                    None => &[][..],
-                };
-                // An ISA with any separator starts a new interchange, as
-                // the general path sees it.
-                if matches!(id, b"ST" | b"SE" | b"GS" | b"GE" | b"IEA" | b"ISA")
-                    || looks_like_isa(content)
-                {
-                    break;
-                }
             }
             let mut end = t + 1;
             match buf.get(end) {
@@ -868,6 +907,65 @@ impl<R: Read> Reader<R> {
                             offset: self.buf_offset + self.len as u64,
                         }),
                     ))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bytewise reading of [`plain_head`]'s rules.
+    fn plain_head_bytewise(content: &[u8], sep: u8) -> bool {
+        let head = &content[..content.len().min(3)];
+        if head.iter().any(u8::is_ascii_lowercase) || content.last() == Some(&sep) {
+            return false;
+        }
+        let id = match memchr::memchr(sep, &content[..content.len().min(4)]) {
+            Some(i) => &content[..i],
+            None if content.len() <= 3 => content,
+            None => &[][..],
+        };
+        !(matches!(id, b"ST" | b"SE" | b"GS" | b"GE" | b"IEA" | b"ISA")
+            || crate::lex::isa::looks_like_isa(content))
+    }
+
+    #[test]
+    fn plain_head_agrees_with_the_bytewise_rules() {
+        // Every head over an alphabet of the interesting bytes, with and
+        // without a tail, for two separators.
+        let alphabet = b"SGITEAsgia1*|:~ \x80\xE1z{`@";
+        for sep in [b'*', b'|'] {
+            for len in 0..=4usize {
+                let mut idx = vec![0usize; len];
+                loop {
+                    let head: Vec<u8> = idx.iter().map(|&i| alphabet[i]).collect();
+                    for tail in [&b""[..], b"*X", b"|Y*"] {
+                        let mut c = head.clone();
+                        c.extend_from_slice(tail);
+                        assert_eq!(
+                            plain_head(&c, sep),
+                            plain_head_bytewise(&c, sep),
+                            "{:?} sep {}",
+                            String::from_utf8_lossy(&c),
+                            sep as char
+                        );
+                    }
+                    // Next combination, odometer style.
+                    let mut k = 0;
+                    while k < len {
+                        idx[k] += 1;
+                        if idx[k] < alphabet.len() {
+                            break;
+                        }
+                        idx[k] = 0;
+                        k += 1;
+                    }
+                    if k == len {
+                        break;
+                    }
                 }
             }
         }

@@ -73,7 +73,7 @@ impl<'s, 'a> Qual<'s, 'a> {
     }
 
     /// Reads the qualifier at (element, component) into the cache.
-    #[inline]
+    #[inline(always)]
     fn load(&mut self, at: (u16, u16)) {
         self.at = at;
         // The usual qualifier: a whole element or its first component, of
@@ -152,6 +152,8 @@ struct StepCache {
     /// (never cached). Ids without any test are absent.
     quals: Box<[(u32, u16, u16)]>,
     slots: Box<[StepSlot]>,
+    /// [`StepCache::fits`] for the grammar: when not, nothing is cached.
+    usable: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -190,6 +192,7 @@ impl StepCache {
             quals[h] = e;
         }
         StepCache {
+            usable: Self::fits(g),
             quals,
             slots: vec![
                 StepSlot {
@@ -227,19 +230,21 @@ impl StepCache {
         }
     }
 
-    /// The exact key of a search within loop `def` at `group` for `id`, if
-    /// the numbers fit.
-    #[inline]
-    fn key(def: usize, root: bool, group: u32, id: SegmentId) -> Option<u64> {
-        if def >= 1 << 15 || group >= 1 << 16 {
-            return None;
-        }
-        Some(
-            (def as u64) << 41
-                | u64::from(root) << 40
-                | u64::from(group) << 24
-                | u64::from(id.key()),
-        )
+    /// The exact key of a search within loop `def` at `group` for `id`
+    /// (the numbers fit: see [`StepCache::fits`]).
+    #[inline(always)]
+    fn key(def: usize, root: bool, group: u32, id: SegmentId) -> u64 {
+        debug_assert!(def < 1 << 15 && group < 1 << 16);
+        (def as u64) << 41 | u64::from(root) << 40 | u64::from(group) << 24 | u64::from(id.key())
+    }
+
+    /// Whether every loop index and position group of `g` fits a key, so
+    /// that keys need no check per segment.
+    fn fits(g: &Grammar) -> bool {
+        g.loops.len() < 1 << 15
+            && g.loops
+                .iter()
+                .all(|l| l.body.iter().all(|n| n.group() < 1 << 16))
     }
 
     #[inline]
@@ -409,25 +414,22 @@ impl<'g> LoopBuilder<'g> {
         let mut q = Qual::new(seg, id);
         // The qualifier is read once, where every node of this id reads it;
         // with it the search within each loop is a cache probe.
-        let cacheable = match self.steps.qual_at(id) {
-            None => true,
-            Some((u16::MAX, _)) => false,
-            Some(at) => {
-                q.load(at);
-                q.key != u64::MAX
-            }
-        };
+        let cacheable = self.steps.usable
+            && match self.steps.qual_at(id) {
+                None => true,
+                Some((u16::MAX, _)) => false,
+                Some(at) => {
+                    q.load(at);
+                    q.key != u64::MAX
+                }
+            };
         for d in (0..self.stack.len()).rev() {
             let (def_idx, group, base) = {
                 let f = &self.stack[d];
                 (f.def, f.group, f.base)
             };
             let def: &'g LoopDef = &self.g.loops[def_idx];
-            let key = if cacheable {
-                StepCache::key(def_idx, d == 0, group, id)
-            } else {
-                None
-            };
+            let key = cacheable.then(|| StepCache::key(def_idx, d == 0, group, id));
             let step = match key {
                 Some(key) => {
                     let slot = StepCache::slot(key, q.key);

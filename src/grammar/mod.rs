@@ -257,7 +257,7 @@ pub struct LoopNode {
 }
 
 impl Node {
-    fn group(&self) -> u32 {
+    pub(crate) fn group(&self) -> u32 {
         match self {
             Node::Segment(s) => s.group,
             Node::Loop(l) => l.group,
