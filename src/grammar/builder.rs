@@ -261,6 +261,9 @@ struct OpenLoop {
     node_in_parent: usize,
     group: u32,
     base: usize,
+    /// The required body nodes filled so far, as
+    /// [`LoopDef::required_bit`]s: what `counts` says, in one word.
+    filled: u64,
     opened_at: Position,
     /// HL01 of this loop's HL, when the loop is an HL level.
     hl_id: Option<u64>,
@@ -456,16 +459,10 @@ impl<'g> LoopBuilder<'g> {
                             self.close_to(d + 1, seg.position(), v, sink);
                         }
                         if sn.group > group {
-                            self.report_missing(
-                                def_idx,
-                                base,
-                                group,
-                                sn.group,
-                                seg.position(),
-                                sink,
-                            );
+                            self.report_missing(&self.stack[d], sn.group, seg.position(), sink);
                         }
                         self.stack[d].group = sn.group;
+                        self.stack[d].filled |= def.required_bit(i);
                         self.counts[base + i] += 1;
                         if sn.max.is_some_and(|m| self.counts[base + i] > m) {
                             sink(
@@ -490,10 +487,10 @@ impl<'g> LoopBuilder<'g> {
                             self.close_to(d + 1, seg.position(), v, sink);
                         }
                         if *group > self.stack[d].group {
-                            let from = self.stack[d].group;
-                            self.report_missing(def_idx, base, from, *group, seg.position(), sink);
+                            self.report_missing(&self.stack[d], *group, seg.position(), sink);
                         }
                         self.stack[d].group = *group;
+                        self.stack[d].filled |= def.required_bit(i);
                         self.counts[base + i] += 1;
                         self.check_loop_repeat(*index, self.counts[base + i], seg, sink);
                         self.push(*index, i, seg, v, sink);
@@ -504,6 +501,8 @@ impl<'g> LoopBuilder<'g> {
                     let node_in_parent = self.stack[d].node_in_parent;
                     self.close_to(d, seg.position(), v, sink);
                     let pbase = self.stack[d - 1].base;
+                    let pdef = self.stack[d - 1].def;
+                    self.stack[d - 1].filled |= self.g.loops[pdef].required_bit(node_in_parent);
                     self.counts[pbase + node_in_parent] += 1;
                     self.check_loop_repeat(def_idx, self.counts[pbase + node_in_parent], seg, sink);
                     self.push(def_idx, node_in_parent, seg, v, sink);
@@ -580,6 +579,7 @@ impl<'g> LoopBuilder<'g> {
             node_in_parent,
             group: l.trigger().group,
             base,
+            filled: l.required_bit(0),
             opened_at: seg.position(),
             hl_id: None,
             hl_has_children: None,
@@ -672,22 +672,25 @@ impl<'g> LoopBuilder<'g> {
         };
     }
 
-    /// Reports the required nodes of open loop `def` (counts from `base`)
-    /// in position groups `from..to` that were never filled, at `at`: where
-    /// the gap is noticed, as a 999 reports it.
+    /// Reports the required nodes of `open` in position groups from its
+    /// current one up to `to` that were never filled, at `at`: where the
+    /// gap is noticed, as a 999 reports it.
     #[inline]
     fn report_missing(
         &self,
-        def: usize,
-        base: usize,
-        from: u32,
+        open: &OpenLoop,
         to: u32,
         at: Position,
         sink: &mut dyn FnMut(Finding),
     ) {
         // Nearly always nothing is missing: say so without the call.
+        let (def, base, from) = (open.def, open.base, open.group);
         let l = &self.g.loops[def];
-        if l.required_in(from, to).all(|i| self.counts[base + i] != 0) {
+        let nothing_missing = match l.required_mask(from, to) {
+            Some(mask) => mask & !open.filled == 0,
+            None => l.required_in(from, to).all(|i| self.counts[base + i] != 0),
+        };
+        if nothing_missing {
             return;
         }
         self.report_missing_cold(def, base, from, to, at, sink);
@@ -758,7 +761,7 @@ impl<'g> LoopBuilder<'g> {
             let f = self.stack.pop().expect("the stack is deeper than depth");
             // What lies before the loop's current position was reported
             // when the builder moved past it; the rest is missing here.
-            self.report_missing(f.def, f.base, f.group, u32::MAX, at, sink);
+            self.report_missing(&f, u32::MAX, at, sink);
             if let Some(has) = f.hl_has_children {
                 if has != f.hl_child_seen {
                     let msg = if has {
