@@ -156,13 +156,45 @@ struct StepCache {
     usable: bool,
 }
 
+/// A remembered search, in sixteen bytes so that the table stays in the
+/// first-level cache next to the bytes being read.
 #[derive(Clone, Copy, Debug)]
 struct StepSlot {
-    /// Loop, root flag, group and id, packed ([`StepCache::key`]); `u64::MAX`
-    /// for an empty slot.
-    key: u64,
+    /// [`StepCache::key`] in the low 41 bits, the step from bit 41
+    /// ([`StepSlot::pack`]), [`StepSlot::FULL`] when the slot is in use.
+    tag: u64,
     qual: u64,
-    step: Step,
+}
+
+impl StepSlot {
+    const FULL: u64 = 1 << 63;
+    const KEY_BITS: u64 = (1 << 41) - 1;
+
+    fn pack(key: u64, qual: u64, step: Step) -> StepSlot {
+        let code: u64 = match step {
+            Step::NotHere => 0,
+            Step::Repeat => 1,
+            Step::Node(i) => 2 + i as u64,
+        };
+        debug_assert!(code < 1 << 20);
+        StepSlot {
+            tag: Self::FULL | code << 41 | key,
+            qual,
+        }
+    }
+
+    /// The step remembered for `key` and `qual`, if this slot holds it.
+    #[inline(always)]
+    fn get(&self, key: u64, qual: u64) -> Option<Step> {
+        if self.tag & (Self::FULL | Self::KEY_BITS) != Self::FULL | key || self.qual != qual {
+            return None;
+        }
+        Some(match (self.tag & !Self::FULL) >> 41 {
+            0 => Step::NotHere,
+            1 => Step::Repeat,
+            c => Step::Node((c - 2) as usize),
+        })
+    }
 }
 
 const STEP_SLOTS: usize = 512;
@@ -194,15 +226,7 @@ impl StepCache {
         StepCache {
             usable: Self::fits(g),
             quals,
-            slots: vec![
-                StepSlot {
-                    key: u64::MAX,
-                    qual: 0,
-                    step: Step::NotHere,
-                };
-                STEP_SLOTS
-            ]
-            .into_boxed_slice(),
+            slots: vec![StepSlot { tag: 0, qual: 0 }; STEP_SLOTS].into_boxed_slice(),
         }
     }
 
@@ -230,21 +254,22 @@ impl StepCache {
         }
     }
 
-    /// The exact key of a search within loop `def` at `group` for `id`
-    /// (the numbers fit: see [`StepCache::fits`]).
+    /// The exact key of a search within loop `def` at `group` for `id`, in
+    /// 41 bits (the numbers fit: see [`StepCache::fits`]).
     #[inline(always)]
     fn key(def: usize, root: bool, group: u32, id: SegmentId) -> u64 {
-        debug_assert!(def < 1 << 15 && group < 1 << 16);
-        (def as u64) << 41 | u64::from(root) << 40 | u64::from(group) << 24 | u64::from(id.key())
+        debug_assert!(def < 1 << 8 && group < 1 << 8);
+        (def as u64) << 33 | u64::from(root) << 32 | u64::from(group) << 24 | u64::from(id.key())
     }
 
-    /// Whether every loop index and position group of `g` fits a key, so
-    /// that keys need no check per segment.
+    /// Whether every loop index, position group and body index of `g` fits
+    /// a slot, so that keys need no check per segment. (The guides' maps
+    /// have about a hundred loops of a few dozen entries.)
     fn fits(g: &Grammar) -> bool {
-        g.loops.len() < 1 << 15
+        g.loops.len() < 1 << 8
             && g.loops
                 .iter()
-                .all(|l| l.body.iter().all(|n| n.group() < 1 << 16))
+                .all(|l| l.body.len() < 1 << 16 && l.body.iter().all(|n| n.group() < 1 << 8))
     }
 
     #[inline]
@@ -436,17 +461,13 @@ impl<'g> LoopBuilder<'g> {
             let step = match key {
                 Some(key) => {
                     let slot = StepCache::slot(key, q.key);
-                    let e = self.steps.slots[slot];
-                    if e.key == key && e.qual == q.key {
-                        e.step
-                    } else {
-                        let step = Self::search(def, d == 0, group, &mut q);
-                        self.steps.slots[slot] = StepSlot {
-                            key,
-                            qual: q.key,
-                            step,
-                        };
-                        step
+                    match self.steps.slots[slot].get(key, q.key) {
+                        Some(step) => step,
+                        None => {
+                            let step = Self::search(def, d == 0, group, &mut q);
+                            self.steps.slots[slot] = StepSlot::pack(key, q.key, step);
+                            step
+                        }
                     }
                 }
                 None => Self::search(def, d == 0, group, &mut q),
@@ -675,7 +696,7 @@ impl<'g> LoopBuilder<'g> {
     /// Reports the required nodes of `open` in position groups from its
     /// current one up to `to` that were never filled, at `at`: where the
     /// gap is noticed, as a 999 reports it.
-    #[inline]
+    #[inline(always)]
     fn report_missing(
         &self,
         open: &OpenLoop,
@@ -798,6 +819,31 @@ mod tests {
     use super::*;
     use crate::grammar::Grammars;
     use crate::lex::Delimiters;
+
+    #[test]
+    fn step_slots_hold_what_was_put_and_nothing_else() {
+        let gs = Grammars::embedded();
+        // The embedded maps fit the packed keys, so the cache is in use.
+        assert!(StepCache::new(&gs.professional).usable);
+        assert!(StepCache::new(&gs.institutional).usable);
+        let id = SegmentId::new(b"NM1");
+        let key = StepCache::key(200, true, 255, id);
+        for step in [
+            Step::NotHere,
+            Step::Repeat,
+            Step::Node(0),
+            Step::Node(65_000),
+        ] {
+            let slot = StepSlot::pack(key, 7, step);
+            assert_eq!(slot.get(key, 7), Some(step));
+            assert_eq!(slot.get(key, 8), None);
+            assert_eq!(slot.get(StepCache::key(200, false, 255, id), 7), None);
+            assert_eq!(slot.get(StepCache::key(199, true, 255, id), 7), None);
+        }
+        // An empty slot matches no key, the all-zero one included.
+        let empty = StepSlot { tag: 0, qual: 0 };
+        assert_eq!(empty.get(0, 0), None);
+    }
 
     #[derive(Default)]
     struct Trace(Vec<String>);
