@@ -595,27 +595,35 @@ impl<'g> LoopBuilder<'g> {
         let base = self.counts.len();
         self.counts.resize(base + l.body.len(), 0);
         self.counts[base] = 1;
-        let mut open = OpenLoop {
+        let (hl_id, hl_has_children) = if l.trigger().id == self.hl_trigger {
+            self.check_hl(seg, sink)
+        } else {
+            (None, None)
+        };
+        // Built in place: a copy of a finished frame onto the stack stalled.
+        self.stack.push(OpenLoop {
             def,
             node_in_parent,
             group: l.trigger().group,
             base,
             filled: l.required_bit(0),
             opened_at: seg.position(),
-            hl_id: None,
-            hl_has_children: None,
+            hl_id,
+            hl_has_children,
             hl_child_seen: false,
-        };
-        if l.trigger().id == self.hl_trigger {
-            self.check_hl(seg, &mut open, sink);
-        }
-        self.stack.push(open);
+        });
         self.check_elements(l.trigger(), seg, sink);
         v.open(self.g, def, seg);
         v.segment(self.g, def, seg, Some(l.trigger()));
     }
 
-    fn check_hl(&mut self, seg: &Segment<'_>, open: &mut OpenLoop, sink: &mut dyn FnMut(Finding)) {
+    /// Checks an HL opening a loop against the open HL levels; returns the
+    /// loop's HL01 and whether HL04 says child levels follow.
+    fn check_hl(
+        &mut self,
+        seg: &Segment<'_>,
+        sink: &mut dyn FnMut(Finding),
+    ) -> (Option<u64>, Option<bool>) {
         let hl01 = seg.value(1).trim_ascii();
         let hl02 = seg.value(2).trim_ascii();
         let hl04 = seg.value(4).trim_ascii();
@@ -641,7 +649,7 @@ impl<'g> LoopBuilder<'g> {
             ),
         }
         self.next_hl = id.map_or(expected, |n| n.max(expected)) + 1;
-        open.hl_id = id;
+        let hl_id = id;
         // The parent HL is the nearest open HL loop below this one's level.
         let parent = self
             .stack
@@ -675,7 +683,7 @@ impl<'g> LoopBuilder<'g> {
                 }
             }
         }
-        open.hl_has_children = match hl04 {
+        let hl_has_children = match hl04 {
             b"1" => Some(true),
             b"0" => Some(false),
             _ => {
@@ -691,6 +699,7 @@ impl<'g> LoopBuilder<'g> {
                 Some(false)
             }
         };
+        (hl_id, hl_has_children)
     }
 
     /// Reports the required nodes of `open` in position groups from its
