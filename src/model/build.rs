@@ -15,7 +15,7 @@ use super::{
 use crate::finding::{AckDetail, Finding, RuleId};
 use crate::grammar::builder::{LoopBuilder, LoopVisitor};
 use crate::grammar::{Form, Grammar, LoopKind, SegmentNode};
-use crate::lex::{element_name, Segment, SegmentId};
+use crate::lex::{element_name, Segment};
 use crate::reader::Block;
 use crate::validate::is_time;
 
@@ -30,15 +30,33 @@ pub enum DateError {
 
 /// `CCYYMMDD` as a real date (years before 1800 refused, as pyx12 does).
 fn date8(d: &[u8]) -> Option<NaiveDate> {
-    if d.len() != 8 || !d.iter().all(u8::is_ascii_digit) {
+    match d.try_into() {
+        Ok(w) => date8_word(u64::from_le_bytes(w)),
+        Err(_) => None,
+    }
+}
+
+/// [`date8`] of the eight bytes in `w` (byte 0 first), a word at a time: a
+/// calendar read per claim and per birth date adds up.
+#[inline]
+fn date8_word(w: u64) -> Option<NaiveDate> {
+    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    // Digits become 0..=9 per byte; any other byte is 10 or more.
+    let x = w ^ 0x3030_3030_3030_3030;
+    // A byte's high bit is set here when it is 10 or more: `x & LO7` plus
+    // 0x76 reaches 0x80 from 10 up and never carries out of the byte.
+    if (((x & LO7) + 0x7676_7676_7676_7676) | x) & !LO7 != 0 {
         return None;
     }
-    let n = |r: std::ops::Range<usize>| d[r].iter().fold(0u32, |a, b| a * 10 + u32::from(b - b'0'));
-    let year = n(0..4);
+    // Byte 2k becomes the two-digit number of bytes 2k and 2k+1 (at most
+    // 99: nothing carries).
+    let pairs = x * 10 + (x >> 8);
+    let two = |k: u32| ((pairs >> (16 * k)) & 0xFF) as u32;
+    let year = two(0) * 100 + two(1);
     if year < 1800 {
         return None;
     }
-    NaiveDate::from_ymd_opt(year as i32, n(4..6), n(6..8))
+    NaiveDate::from_ymd_opt(year as i32, two(2), two(3))
 }
 
 fn d8(input: &[u8]) -> nom::IResult<&[u8], NaiveDate> {
@@ -87,6 +105,62 @@ fn is_diagnosis_qualifier(q: &[u8]) -> bool {
         q,
         b"ABK" | b"ABF" | b"ABJ" | b"APR" | b"ABN" | b"BK" | b"BF" | b"BJ" | b"PR" | b"BN"
     )
+}
+
+/// [`SegmentId::key`] of a known id, for `match` arms (`key` is not a
+/// `const fn`); `ids_pack_like_segment_id` pins the two together.
+const fn key(id: &[u8]) -> u32 {
+    let c = if id.len() == 3 { id[2] } else { 0 };
+    u32::from_be_bytes([0, id[0], id[1], c])
+}
+
+const ST: u32 = key(b"ST");
+const BHT: u32 = key(b"BHT");
+const NM1: u32 = key(b"NM1");
+const SBR: u32 = key(b"SBR");
+const DMG: u32 = key(b"DMG");
+const PAT: u32 = key(b"PAT");
+const AMT: u32 = key(b"AMT");
+const CAS: u32 = key(b"CAS");
+const CLM: u32 = key(b"CLM");
+const DTP: u32 = key(b"DTP");
+const REF: u32 = key(b"REF");
+const HI: u32 = key(b"HI");
+const LX: u32 = key(b"LX");
+const SV1: u32 = key(b"SV1");
+const SV2: u32 = key(b"SV2");
+
+/// `trim_ascii`, with a quick exit for the usual value that has nothing to
+/// trim: every ASCII whitespace byte is at most `b' '`, so a value whose
+/// first and last bytes are above it is its own trim.
+#[inline(always)]
+fn trim(v: &[u8]) -> &[u8] {
+    match (v.first(), v.last()) {
+        (Some(&a), Some(&z)) if a > b' ' && z > b' ' => v,
+        (None, _) | (_, None) => v,
+        _ => v.trim_ascii(),
+    }
+}
+
+/// The first `N` components of `v` split on `sep`, empty where absent:
+/// what `split(sep)` and `next().unwrap_or(&[])` give, in one pass.
+#[inline(always)]
+fn components<const N: usize>(v: &[u8], sep: u8) -> [&[u8]; N] {
+    let mut out: [&[u8]; N] = [&[]; N];
+    let mut k = 0;
+    let mut start = 0;
+    for (i, &b) in v.iter().enumerate() {
+        if b == sep {
+            out[k] = &v[start..i];
+            k += 1;
+            start = i + 1;
+            if k == N {
+                return out;
+            }
+        }
+    }
+    out[k] = &v[start..];
+    out
 }
 
 /// Builds a [`Transaction`] from the loop builder's events.
@@ -168,7 +242,37 @@ impl<'a> ModelBuilder<'a> {
 
     /// Reads a date from a format element and a value element of `seg`
     /// (numbered `format_el` and `format_el + 1`); a bad one is a finding.
+    #[inline]
     fn date(
+        &mut self,
+        seg: &Segment<'a>,
+        format_el: usize,
+        format: &[u8],
+        value: &[u8],
+        phi: bool,
+    ) -> Option<DateRange> {
+        // The usual case, a good `D8`, without the general checks: lines of
+        // a claim mostly repeat one date, so the last one is remembered.
+        // Anything this does not read goes the long way, which finds the
+        // same dates and says what is wrong with the rest.
+        if let (b"D8", Ok(w)) = (format, <[u8; 8]>::try_from(value)) {
+            let word = u64::from_le_bytes(w);
+            if let Some((w, d)) = self.last_d8 {
+                if w == word {
+                    return Some(DateRange::single(d));
+                }
+            }
+            if let Some(d) = date8_word(word) {
+                self.last_d8 = Some((word, d));
+                return Some(DateRange::single(d));
+            }
+        }
+        self.date_slow(seg, format_el, format, value, phi)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn date_slow(
         &mut self,
         seg: &Segment<'a>,
         format_el: usize,
@@ -206,24 +310,10 @@ impl<'a> ModelBuilder<'a> {
             }
             return None;
         }
-        let plain_d8 = format == b"D8" && value.len() == 8;
-        let word = if plain_d8 {
-            crate::lex::load8(value)
-        } else {
-            0
-        };
-        if let Some((w, d)) = self.last_d8 {
-            if plain_d8 && w == word {
-                return Some(DateRange::single(d));
-            }
-        }
+        // (A plain `D8` that [`ModelBuilder::date`] could not read is no
+        // date here either: nothing to remember.)
         match parse_date_value(format, value) {
-            Ok(d) => {
-                if plain_d8 {
-                    self.last_d8 = Some((word, d.from));
-                }
-                Some(d)
-            }
+            Ok(d) => Some(d),
             Err(e) => {
                 let shown = String::from_utf8_lossy(format).into_owned();
                 let (rule, el, v, what) = match e {
@@ -265,61 +355,61 @@ impl<'a> ModelBuilder<'a> {
         }
     }
 
-    fn amount(&mut self, seg: &Segment<'a>, value: &[u8], name: &str) -> Option<Amount> {
-        let v = value.trim_ascii();
+    #[inline]
+    fn amount(&mut self, seg: &Segment<'a>, value: &[u8], name: &'static str) -> Option<Amount> {
+        let v = trim(value);
         if v.is_empty() {
             return None;
         }
         let a = Amount::parse(v);
         if a.is_none() {
-            self.bad_value(
-                RuleId::ElementSyntax,
-                seg,
-                name.to_string(),
-                format!("{name} is not a decimal number"),
-                v,
-                false,
-            );
+            self.bad_amount(seg, v, name);
         }
         a
+    }
+
+    /// [`ModelBuilder::amount`]'s finding, out of the way of the good case.
+    #[cold]
+    #[inline(never)]
+    fn bad_amount(&mut self, seg: &Segment<'a>, v: &[u8], name: &'static str) {
+        self.bad_value(
+            RuleId::ElementSyntax,
+            seg,
+            name.to_string(),
+            format!("{name} is not a decimal number"),
+            v,
+            false,
+        );
     }
 
     fn procedure(value: &'a [u8], component: u8) -> Option<Procedure<'a>> {
         if value.is_empty() {
             return None;
         }
-        let mut c = value.split(move |b| *b == component);
-        let qualifier = c.next().unwrap_or(&[]);
-        let code = c.next().unwrap_or(&[]);
-        let mut modifiers: [&[u8]; 4] = [&[]; 4];
-        for m in modifiers.iter_mut() {
-            *m = c.next().unwrap_or(&[]);
-        }
+        let [qualifier, code, m1, m2, m3, m4] = components::<6>(value, component);
         Some(Procedure {
             qualifier,
             code,
-            modifiers,
+            modifiers: [m1, m2, m3, m4],
         })
     }
 
-    fn claim_segment(&mut self, id: SegmentId, seg: &Segment<'a>) {
-        match id.as_bytes() {
-            b"CLM" => {
-                let f = seg.fields::<5>();
-                let total = self.amount(seg, f.get(2), "CLM02");
-                let comp = seg.delimiters().component;
-                let mut clm05 = f.get(5).split(move |b| *b == comp);
+    fn claim_segment(&mut self, id: u32, seg: &Segment<'a>) {
+        match id {
+            CLM => {
+                let total = self.amount(seg, seg.value(2), "CLM02");
+                let [facility, _, frequency] =
+                    components::<3>(seg.value(5), seg.delimiters().component);
                 let claim = self.tx.claims.last_mut().expect("a 2300 loop is open");
-                claim.id = f.get(1).trim_ascii();
+                claim.id = trim(seg.value(1));
                 claim.total = total;
-                claim.facility_code = clm05.next().unwrap_or(&[]).trim_ascii();
-                claim.frequency = clm05.nth(1).unwrap_or(&[]).trim_ascii();
+                claim.facility_code = trim(facility);
+                claim.frequency = trim(frequency);
             }
-            b"DTP" => {
-                let f = seg.fields::<3>();
-                if let Some(dates) = self.date(seg, 2, f.get(2), f.get(3), false) {
+            DTP => {
+                if let Some(dates) = self.date(seg, 2, seg.value(2), seg.value(3), false) {
                     self.tx.dates.push(ClaimDate {
-                        qualifier: f.get(1).trim_ascii(),
+                        qualifier: trim(seg.value(1)),
                         dates,
                     });
                     let n = self.tx.dates.len();
@@ -331,11 +421,10 @@ impl<'a> ModelBuilder<'a> {
                         .end = n;
                 }
             }
-            b"REF" => {
-                let f = seg.fields::<2>();
-                let value = f.get(2).trim_ascii();
+            REF => {
+                let value = trim(seg.value(2));
                 let claim = self.tx.claims.last_mut().expect("a 2300 loop is open");
-                match f.get(1).trim_ascii() {
+                match trim(seg.value(1)) {
                     b"G1" if claim.prior_authorization.is_none() => {
                         claim.prior_authorization = Some(value)
                     }
@@ -345,13 +434,15 @@ impl<'a> ModelBuilder<'a> {
                     _ => {}
                 }
             }
-            b"HI" => {
+            HI => {
+                let comp = seg.delimiters().component;
                 for e in seg.elements() {
-                    let q = e.component(1).unwrap_or(&[]).trim_ascii();
+                    let [q, code] = components::<2>(e.as_bytes(), comp);
+                    let q = trim(q);
                     if is_diagnosis_qualifier(q) {
                         self.tx.diagnoses.push(Diagnosis {
                             qualifier: q,
-                            code: e.component(2).unwrap_or(&[]).trim_ascii(),
+                            code: trim(code),
                         });
                     }
                 }
@@ -367,11 +458,11 @@ impl<'a> ModelBuilder<'a> {
         }
     }
 
-    fn line_segment(&mut self, id: SegmentId, seg: &Segment<'a>) {
+    fn line_segment(&mut self, id: u32, seg: &Segment<'a>) {
         let comp = seg.delimiters().component;
-        match id.as_bytes() {
-            b"LX" => {
-                let v = seg.fields::<1>().get(1).trim_ascii();
+        match id {
+            LX => {
+                let v = trim(seg.value(1));
                 // Up to nine digits cannot overflow; anything else goes the
                 // long way, with the same answer.
                 let n = if (1..=9).contains(&v.len()) && v.iter().all(u8::is_ascii_digit) {
@@ -385,47 +476,39 @@ impl<'a> ModelBuilder<'a> {
                     .expect("a 2400 loop is open")
                     .number = n;
             }
-            b"SV1" => {
-                let f = seg.fields::<4>();
-                let charge = self.amount(seg, f.get(2), "SV1-02");
-                let units = self.amount(seg, f.get(4), "SV1-04");
+            SV1 => {
+                let charge = self.amount(seg, seg.value(2), "SV1-02");
+                let units = self.amount(seg, seg.value(4), "SV1-04");
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                line.procedure = Self::procedure(f.get(1), comp);
+                line.procedure = Self::procedure(seg.value(1), comp);
                 line.charge = charge;
-                line.unit_basis = f.get(3).trim_ascii();
+                line.unit_basis = trim(seg.value(3));
                 line.units = units;
                 line.service_position = seg.position();
             }
-            b"SV2" => {
-                let f = seg.fields::<5>();
-                let charge = self.amount(seg, f.get(3), "SV2-03");
-                let units = self.amount(seg, f.get(5), "SV2-05");
+            SV2 => {
+                let charge = self.amount(seg, seg.value(3), "SV2-03");
+                let units = self.amount(seg, seg.value(5), "SV2-05");
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                let rev = f.get(1).trim_ascii();
+                let rev = trim(seg.value(1));
                 line.revenue_code = (!rev.is_empty()).then_some(rev);
-                line.procedure = Self::procedure(f.get(2), comp);
+                line.procedure = Self::procedure(seg.value(2), comp);
                 line.charge = charge;
-                line.unit_basis = f.get(4).trim_ascii();
+                line.unit_basis = trim(seg.value(4));
                 line.units = units;
                 line.service_position = seg.position();
             }
-            b"DTP" => {
-                let f = seg.fields::<3>();
-                if f.get(1).trim_ascii() == b"472" {
-                    let d = self.date(seg, 2, f.get(2), f.get(3), false);
-                    let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                    if line.service_date.is_none() {
-                        line.service_date = d;
-                    }
+            DTP if trim(seg.value(1)) == b"472" => {
+                let d = self.date(seg, 2, seg.value(2), seg.value(3), false);
+                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
+                if line.service_date.is_none() {
+                    line.service_date = d;
                 }
             }
-            b"REF" => {
-                let f = seg.fields::<2>();
-                if f.get(1).trim_ascii() == b"G1" {
-                    let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                    if line.prior_authorization.is_none() {
-                        line.prior_authorization = Some(f.get(2).trim_ascii());
-                    }
+            REF if trim(seg.value(1)) == b"G1" => {
+                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
+                if line.prior_authorization.is_none() {
+                    line.prior_authorization = Some(trim(seg.value(2)));
                 }
             }
             _ => {}
@@ -513,19 +596,19 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
 
     fn segment(&mut self, g: &Grammar, l: usize, seg: &Segment<'a>, node: Option<&SegmentNode>) {
         let Some(node) = node else { return };
-        let id = node.id;
-        match (g.loops[l].kind, id.as_bytes()) {
-            (LoopKind::ServiceLine, _) if !self.tx.lines.is_empty() => self.line_segment(id, seg),
-            (LoopKind::Claim, _) if !self.tx.claims.is_empty() => self.claim_segment(id, seg),
-            (LoopKind::Transaction, b"ST") => {
-                let f = seg.fields::<3>();
-                self.tx.control_number = f.get(2).trim_ascii();
-                self.tx.version = f.get(3).trim_ascii();
+        // One integer per id, not a byte-string compare per arm.
+        let id = node.id.key();
+        match g.loops[l].kind {
+            LoopKind::ServiceLine if !self.tx.lines.is_empty() => self.line_segment(id, seg),
+            LoopKind::Claim if !self.tx.claims.is_empty() => self.claim_segment(id, seg),
+            LoopKind::Transaction if id == ST => {
+                self.tx.control_number = trim(seg.value(2));
+                self.tx.version = trim(seg.value(3));
             }
-            (LoopKind::Transaction, b"BHT") => {
-                let v = seg.fields::<4>().get(4);
+            LoopKind::Transaction if id == BHT => {
+                let v = seg.value(4);
                 if !v.is_empty() {
-                    match date8(v.trim_ascii()) {
+                    match date8(trim(v)) {
                         Some(d) => self.tx.creation_date = Some(d),
                         None => self.bad_value(
                             RuleId::BadDate,
@@ -538,62 +621,58 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
                     }
                 }
             }
-            (LoopKind::BillingProviderName, b"NM1") => {
-                let f = seg.fields::<9>();
+            LoopKind::BillingProviderName if id == NM1 => {
                 if let Some(bp) = self.tx.billing_providers.last_mut() {
-                    bp.name = f.get(3).trim_ascii();
-                    bp.npi = f.get(9).trim_ascii();
+                    bp.name = trim(seg.value(3));
+                    bp.npi = trim(seg.value(9));
                 }
             }
-            (LoopKind::Subscriber, b"SBR") => {
-                let f = seg.fields::<2>();
+            LoopKind::Subscriber if id == SBR => {
                 if let Some(s) = self.tx.subscribers.last_mut() {
-                    s.relationship = f.get(2).trim_ascii();
+                    s.relationship = trim(seg.value(2));
                 }
             }
-            (LoopKind::SubscriberName, b"NM1") => {
-                let f = seg.fields::<9>();
+            LoopKind::SubscriberName if id == NM1 => {
                 if let Some(s) = self.tx.subscribers.last_mut() {
-                    s.last_name = f.get(3).trim_ascii();
-                    s.first_name = f.get(4).trim_ascii();
-                    s.member_id = f.get(9).trim_ascii();
+                    s.last_name = trim(seg.value(3));
+                    s.first_name = trim(seg.value(4));
+                    s.member_id = trim(seg.value(9));
                 }
             }
-            (LoopKind::SubscriberName, b"DMG") => {
-                let f = seg.fields::<2>();
-                let d = self.date(seg, 1, f.get(1), f.get(2), true).map(|d| d.from);
+            LoopKind::SubscriberName if id == DMG => {
+                let d = self
+                    .date(seg, 1, seg.value(1), seg.value(2), true)
+                    .map(|d| d.from);
                 if let Some(s) = self.tx.subscribers.last_mut() {
                     s.birth_date = d;
                 }
             }
-            (LoopKind::PayerName, b"NM1") => {
-                let f = seg.fields::<9>();
+            LoopKind::PayerName if id == NM1 => {
                 if let Some(s) = self.tx.subscribers.last_mut() {
-                    s.payer_name = f.get(3).trim_ascii();
-                    s.payer_id = f.get(9).trim_ascii();
+                    s.payer_name = trim(seg.value(3));
+                    s.payer_id = trim(seg.value(9));
                 }
             }
-            (LoopKind::Patient, b"PAT") => {
-                let f = seg.fields::<1>();
+            LoopKind::Patient if id == PAT => {
                 if let Some(p) = self.tx.patients.last_mut() {
-                    p.relationship = f.get(1).trim_ascii();
+                    p.relationship = trim(seg.value(1));
                 }
             }
-            (LoopKind::PatientName, b"NM1") => {
-                let f = seg.fields::<4>();
+            LoopKind::PatientName if id == NM1 => {
                 if let Some(p) = self.tx.patients.last_mut() {
-                    p.last_name = f.get(3).trim_ascii();
-                    p.first_name = f.get(4).trim_ascii();
+                    p.last_name = trim(seg.value(3));
+                    p.first_name = trim(seg.value(4));
                 }
             }
-            (LoopKind::PatientName, b"DMG") => {
-                let f = seg.fields::<2>();
-                let d = self.date(seg, 1, f.get(1), f.get(2), true).map(|d| d.from);
+            LoopKind::PatientName if id == DMG => {
+                let d = self
+                    .date(seg, 1, seg.value(1), seg.value(2), true)
+                    .map(|d| d.from);
                 if let Some(p) = self.tx.patients.last_mut() {
                     p.birth_date = d;
                 }
             }
-            (LoopKind::OtherSubscriber, b"AMT" | b"CAS") => {
+            LoopKind::OtherSubscriber if id == AMT || id == CAS => {
                 if let Some(c) = self.tx.claims.last_mut() {
                     c.other_payer_adjudication = true;
                 }
@@ -685,6 +764,200 @@ pub fn check_balances(tx: &Transaction<'_>, label: &Arc<str>, sink: &mut dyn FnM
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-at-a-time reading `date8` replaced.
+    fn date8_reference(d: &[u8]) -> Option<NaiveDate> {
+        if d.len() != 8 || !d.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n =
+            |r: std::ops::Range<usize>| d[r].iter().fold(0u32, |a, b| a * 10 + u32::from(b - b'0'));
+        let year = n(0..4);
+        if year < 1800 {
+            return None;
+        }
+        NaiveDate::from_ymd_opt(year as i32, n(4..6), n(6..8))
+    }
+
+    #[test]
+    fn ids_pack_like_segment_id() {
+        for id in [
+            &b"ST"[..],
+            b"BHT",
+            b"NM1",
+            b"SBR",
+            b"DMG",
+            b"PAT",
+            b"AMT",
+            b"CAS",
+            b"CLM",
+            b"DTP",
+            b"REF",
+            b"HI",
+            b"LX",
+            b"SV1",
+            b"SV2",
+        ] {
+            assert_eq!(key(id), crate::lex::SegmentId::new(id).key(), "{id:?}");
+        }
+        assert_eq!(
+            [ST, BHT, NM1, SBR, DMG, PAT, AMT, CAS, CLM, DTP, REF, HI, LX, SV1, SV2],
+            [
+                key(b"ST"),
+                key(b"BHT"),
+                key(b"NM1"),
+                key(b"SBR"),
+                key(b"DMG"),
+                key(b"PAT"),
+                key(b"AMT"),
+                key(b"CAS"),
+                key(b"CLM"),
+                key(b"DTP"),
+                key(b"REF"),
+                key(b"HI"),
+                key(b"LX"),
+                key(b"SV1"),
+                key(b"SV2"),
+            ]
+        );
+    }
+
+    #[test]
+    fn trim_is_trim_ascii() {
+        let bytes = [
+            b' ', b'\t', b'\n', b'\r', 0x0b, 0x0c, 0, b'A', b'1', 0x80, 0xff, b'!',
+        ];
+        // Every string of up to four of these bytes.
+        let mut v = Vec::new();
+        for len in 0..=4u32 {
+            for mut n in 0..bytes.len().pow(len) {
+                v.clear();
+                for _ in 0..len {
+                    v.push(bytes[n % bytes.len()]);
+                    n /= bytes.len();
+                }
+                assert_eq!(trim(&v), v.trim_ascii(), "{v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn components_are_split() {
+        fn reference<const N: usize>(v: &[u8], sep: u8) -> [&[u8]; N] {
+            let mut it = v.split(|b| *b == sep);
+            std::array::from_fn(|_| it.next().unwrap_or(&[]))
+        }
+        for v in [
+            &b""[..],
+            b":",
+            b"::",
+            b"HC",
+            b"HC:",
+            b":99213",
+            b"HC:99213",
+            b"HC:99213:25",
+            b"HC:99213:25:59:GT:XU",
+            b"HC:99213:25:59:GT:XU:76:77",
+            b"HC:99213:::::",
+            b" HC : 99213 :25 ",
+            b"HC:99213:25:59:GT:XU:",
+        ] {
+            assert_eq!(components::<1>(v, b':'), reference::<1>(v, b':'), "{v:?}");
+            assert_eq!(components::<2>(v, b':'), reference::<2>(v, b':'), "{v:?}");
+            assert_eq!(components::<3>(v, b':'), reference::<3>(v, b':'), "{v:?}");
+            assert_eq!(components::<6>(v, b':'), reference::<6>(v, b':'), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn date8_matches_reference() {
+        let mut cases: Vec<Vec<u8>> = [
+            &b"20240229"[..],
+            b"20230229",
+            b"17991231",
+            b"18000101",
+            b"00000000",
+            b"99999999",
+            b"20241301",
+            b"20240100",
+            b"20240132",
+            b"20240431",
+            b"2024022",
+            b"202402299",
+            b"",
+            b" 2024022",
+            b"2024022 ",
+            b"2024-2-1",
+            b"2024022:",
+            b"2024022/",
+            b"\xb0\xb0\xb0\xb0\xb0\xb0\xb0\xb0",
+            b"2024\x00229",
+            b"19000229",
+            b"20000229",
+        ]
+        .iter()
+        .map(|c| c.to_vec())
+        .collect();
+        // Every byte in every place of a good date.
+        for at in 0..8 {
+            for b in 0..=255u8 {
+                let mut d = b"20240229".to_vec();
+                d[at] = b;
+                cases.push(d);
+            }
+        }
+        // Every month and day, over leap and common years.
+        for year in [1800, 1900, 2000, 2023, 2024, 9999] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    cases.push(format!("{year:04}{month:02}{day:02}").into_bytes());
+                }
+            }
+        }
+        for c in &cases {
+            assert_eq!(date8(c), date8_reference(c), "{c:?}");
+        }
+    }
+
+    /// `date` reads what the general path reads, and says the same of what
+    /// it cannot read, remembered date or not.
+    #[test]
+    fn date_fast_path_matches_general_path() {
+        let formats: [&[u8]; 6] = [b"D8", b"d8", b" D8", b"D8 ", b"RD8", b"TM"];
+        let values: [&[u8]; 9] = [
+            b"20240229",
+            b"20230229",
+            b" 2024022",
+            b"2024022 ",
+            b"        ",
+            b"17991231",
+            b"2024022",
+            b"202402290",
+            b"20240229-20240301",
+        ];
+        let seg = Segment::new(
+            b"DTP*472*D8*20240229",
+            crate::lex::Delimiters::STANDARD,
+            Default::default(),
+        );
+        for warm in [None, Some(&b"20240229"[..]), Some(&b"20230228"[..])] {
+            for f in formats {
+                for v in values {
+                    let mut fast = ModelBuilder::new(Form::Professional, "t".into());
+                    let mut slow = ModelBuilder::new(Form::Professional, "t".into());
+                    if let Some(w) = warm {
+                        assert!(fast.date(&seg, 2, b"D8", w, false).is_some());
+                    }
+                    let got = fast.date(&seg, 2, f, v, false);
+                    let want = slow.date_slow(&seg, 2, f, v, false);
+                    assert_eq!(got, want, "{f:?} {v:?}");
+                    assert_eq!(fast.findings, slow.findings, "{f:?} {v:?}");
+                    // And again, now that it may be remembered.
+                    assert_eq!(fast.date(&seg, 2, f, v, false), want, "{f:?} {v:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn dates() {
