@@ -20,6 +20,7 @@ use super::{Grammar, Node};
 use crate::codes::{list_index, pack_exact};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lex::element_name;
+use crate::validate::Plan;
 
 /// Whether the guide requires, allows or forbids an element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,6 +231,9 @@ pub struct SegmentDef {
     pub conditions: Box<[Condition]>,
     /// Bit `n - 1` set: element `n` is required.
     pub required: u64,
+    /// The fields above compiled for the element checker's fast path, when
+    /// the definition is loaded.
+    pub(crate) plan: Plan,
 }
 
 #[derive(Deserialize)]
@@ -435,11 +439,14 @@ fn segment_def(s: &SegmentEntry) -> std::result::Result<SegmentDef, String> {
             ));
         }
     }
-    Ok(SegmentDef {
+    let mut def = SegmentDef {
         slots: slots.into(),
         conditions,
         required,
-    })
+        plan: Plan::default(),
+    };
+    def.plan = Plan::compile(&def);
+    Ok(def)
 }
 
 impl Grammar {
