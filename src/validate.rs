@@ -786,7 +786,12 @@ impl ElementChecker {
             let cp = (j + 1) as u8;
             if present & (1 << j) != 0 {
                 if cdef.usage != ElementUsage::NotUsed {
-                    let c = parts.get(j).copied().unwrap_or_default();
+                    // Past the kept ones (modifiers 3 and 4 of SV101, say),
+                    // the component is found again: it is present.
+                    let c = match parts.get(j) {
+                        Some(c) => *c,
+                        None => v.split(|b| *b == comp_sep).nth(j).unwrap_or_default(),
+                    };
                     if !plainly_valid(cdef, c, seg.delimiters()) {
                         let s = self.scan(c, seg.delimiters());
                         self.value(cdef, pos, cp, c, s, &parts, seg, sink);
