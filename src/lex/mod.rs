@@ -317,20 +317,7 @@ impl<'a> Segment<'a> {
         if !self.indexed() {
             return self.element_scan(n);
         }
-        let mut m = self.seps;
-        for _ in 1..n {
-            m &= m.wrapping_sub(1);
-        }
-        if n == 0 || m == 0 {
-            return None;
-        }
-        let start = m.trailing_zeros() as usize + 1;
-        m &= m.wrapping_sub(1);
-        let end = if m == 0 {
-            self.bytes.len()
-        } else {
-            m.trailing_zeros() as usize
-        };
+        let (start, end) = self.indexed_element_range(n)?;
         Some(&self.bytes[start..end])
     }
 
