@@ -82,7 +82,13 @@ impl<'s, 'a> Qual<'s, 'a> {
         // segment's last eight bytes when fewer follow the start).
         let b = self.seg.as_bytes();
         if at.1 <= 1 && b.len() >= 8 {
-            if let Some((start, end)) = self.seg.indexed_element_range(usize::from(at.0)) {
+            // (An empty element at the very end starts at the segment's
+            // length: nothing to load there.)
+            if let Some((start, end)) = self
+                .seg
+                .indexed_element_range(usize::from(at.0))
+                .filter(|&(start, _)| start < b.len())
+            {
                 let w = if start + 8 <= b.len() {
                     crate::lex::load8(&b[start..])
                 } else {
@@ -828,6 +834,57 @@ mod tests {
     use super::*;
     use crate::grammar::Grammars;
     use crate::lex::Delimiters;
+
+    #[test]
+    fn one_load_qualifier_reads_agree_with_the_general_read() {
+        // Every segment of id + up to three elements over a small alphabet
+        // (blanks, component separators, empty elements, elements at the
+        // very end), read at every (element, component) the builder uses.
+        let parts: [&[u8]; 9] = [
+            b"",
+            b"1",
+            b"AB",
+            b" X",
+            b"Y ",
+            b"A:B",
+            b"ABCDEFG",
+            b"ABCDEFGH",
+            b":Q",
+        ];
+        let general = |seg: &Segment<'_>, at: (u16, u16)| -> (Vec<u8>, u64) {
+            let v = match seg.element(usize::from(at.0)) {
+                None => &[][..],
+                Some(e) if at.1 == 0 => e.as_bytes(),
+                Some(e) => e.component(usize::from(at.1)).unwrap_or(&[]),
+            };
+            let v = v.trim_ascii();
+            (v.to_vec(), pack_code(v).unwrap_or(u64::MAX))
+        };
+        let mut checked = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    for n in 1..=3 {
+                        let mut bytes = b"HL".to_vec();
+                        for p in [a, b, c].iter().take(n) {
+                            bytes.push(b'*');
+                            bytes.extend_from_slice(p);
+                        }
+                        let seg = Segment::new(&bytes, Delimiters::STANDARD, Position::default());
+                        let id = seg.id().expect("HL");
+                        for at in [(1, 0), (2, 0), (3, 0), (4, 0), (1, 1), (3, 1), (2, 2)] {
+                            let mut q = Qual::new(&seg, id);
+                            q.load(at);
+                            let (raw, key) = general(&seg, at);
+                            assert_eq!((q.raw.to_vec(), q.key), (raw, key), "{bytes:?} at {at:?}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000);
+    }
 
     #[test]
     fn step_slots_hold_what_was_put_and_nothing_else() {

@@ -534,6 +534,7 @@ fn cr_only_terminators_read_like_the_clean_sample() {
 #[test]
 fn every_fuzz_fixture_has_a_test() {
     const COVERED: &[&str] = &[
+        "ack-empty-last-qualifier-element.edi",
         "ack-interchanges-with-other-separators.edi",
         "ack-non-ascii-receiver-id.edi",
         "blank-terminator-then-trailing-blank.edi",
@@ -630,6 +631,29 @@ fn replays_fuzz_corpus_when_present() {
         files.len(),
         failed.join("\n")
     );
+}
+
+/// Found by the `ack` target: an HL whose qualifier element (HL03) is the
+/// empty last element of a segment of eight bytes or more. The loop
+/// builder's one-load qualifier read shifted by the full word width there
+/// (a panic in debug builds, a wrong word in release); it now leaves that
+/// case to the general read. The HL still fits nowhere, as before.
+#[test]
+fn empty_last_qualifier_element_is_read_as_empty() {
+    let input = fixture("ack-empty-last-qualifier-element.edi");
+    let scan = replay_scan(&input);
+    let out_of_place: Vec<u64> = scan
+        .findings
+        .iter()
+        .filter(|f| f.rule == scrub837::RuleId::SegmentOutOfPlace)
+        .map(|f| f.segment)
+        .collect();
+    assert_eq!(out_of_place.first(), Some(&8), "{:#?}", scan.findings);
+    let out = crate::util::run(&[
+        "validate",
+        crate::util::s(&data("fuzz").join("ack-empty-last-qualifier-element.edi")),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "findings, not a crash");
 }
 
 /// Found by the `ack` target: a receiver id with a byte above 0x7F was
