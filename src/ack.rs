@@ -171,6 +171,11 @@ fn text(v: &[u8]) -> String {
         .collect()
 }
 
+/// The first `n` characters of `s` (all ASCII: see [`text`]).
+fn first_chars(s: &str, n: usize) -> &str {
+    s.get(..n).unwrap_or(s)
+}
+
 /// `b`, or `?` for a byte outside the character set.
 fn printable(b: u8) -> u8 {
     if (0x20..0x7F).contains(&b) {
@@ -520,15 +525,35 @@ impl SegmentWriter<'_> {
     }
 
     /// Values echoed from the input (IK404) may hold any byte, even a
-    /// separator: outside the character set or a separator, it is `?`.
+    /// separator: outside the character set or a separator, it is
+    /// [`SegmentWriter::stand_in`]. Byte for byte, so widths hold.
     fn clean(&self, p: &[u8]) -> Vec<u8> {
+        let stand_in = self.stand_in();
         p.iter()
             .map(|&b| match printable(b) {
-                x if x == self.d.element || x == self.d.segment => b'?',
-                x if x == self.d.component || Some(x) == self.d.repetition => b'?',
+                b'?' => stand_in,
+                x if self.is_separator(x) => stand_in,
                 x => x,
             })
             .collect()
+    }
+
+    fn is_separator(&self, b: u8) -> bool {
+        b == self.d.element
+            || b == self.d.segment
+            || b == self.d.component
+            || Some(b) == self.d.repetition
+    }
+
+    /// The byte that stands for one that cannot be echoed: `?`, unless the
+    /// interchange uses `?` as a separator (then the first of `#_.-` that
+    /// it does not use; four separators cannot take all five).
+    fn stand_in(&self) -> u8 {
+        b"?#_.-"
+            .iter()
+            .copied()
+            .find(|&b| !self.is_separator(b))
+            .unwrap_or(b'?')
     }
 
     /// Writes a segment of parts as they are (separators included).
@@ -560,8 +585,7 @@ fn write_interchange(
     control: u32,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let d = i.delims;
-    let mut w = SegmentWriter { out, d, count: 0 };
+    let mut d = i.delims;
     let ctl = format!("{control:09}");
     // No repetition separator declared: `^`, unless the input uses it.
     let rep = d
@@ -571,15 +595,21 @@ fn write_interchange(
         } else {
             b'^'
         });
+    // What ISA11 declares is a separator of the ack, whatever the input
+    // declared: echoed values must not hold it.
+    d.repetition = Some(rep);
+    let mut w = SegmentWriter { out, d, count: 0 };
     // The ack is a test when the input is; anything else (even a bad
     // ISA15) is answered as production.
     let usage = if i.usage == "T" { "T" } else { "P" };
+    // The ids are echoed too: cleaned byte for byte, so the ISA keeps its
+    // fixed width and no id byte reads as a separator.
     let (blank, r0, r1, s0, s1) = (
         pad("", 10),
-        pad(&i.receiver.0, 2),
-        pad(&i.receiver.1, 15),
-        pad(&i.sender.0, 2),
-        pad(&i.sender.1, 15),
+        w.clean(pad(&i.receiver.0, 2).as_bytes()),
+        w.clean(pad(&i.receiver.1, 15).as_bytes()),
+        w.clean(pad(&i.sender.0, 2).as_bytes()),
+        w.clean(pad(&i.sender.1, 15).as_bytes()),
     );
     let isa: [&[u8]; 17] = [
         b"ISA",
@@ -587,10 +617,10 @@ fn write_interchange(
         blank.as_bytes(),
         b"00",
         blank.as_bytes(),
-        r0.as_bytes(),
-        r1.as_bytes(),
-        s0.as_bytes(),
-        s1.as_bytes(),
+        &r0,
+        &r1,
+        &s0,
+        &s1,
         opts.date.as_bytes().get(2..).unwrap_or_default(),
         opts.time.as_bytes(),
         &[rep],
@@ -607,7 +637,10 @@ fn write_interchange(
             Some(n) => ("R", n),
             None => ("A", "000"),
         };
-        w.segment(&["TA1", &pad(&i.control, 9), &i.date, &i.time, code, note])?;
+        // TA102/TA103 are a date of six and a time of four: a broken ISA's
+        // longer values are cut to fit.
+        let (date, time) = (first_chars(&i.date, 6), first_chars(&i.time, 4));
+        w.segment(&["TA1", &pad(&i.control, 9), date, time, code, note])?;
     }
     if broken.is_none() && !i.groups.is_empty() {
         let sender = &i.groups[0].gs03;

@@ -537,6 +537,7 @@ fn every_fuzz_fixture_has_a_test() {
         "ack-empty-last-qualifier-element.edi",
         "ack-interchanges-with-other-separators.edi",
         "ack-non-ascii-receiver-id.edi",
+        "ack-question-mark-terminator.edi",
         "blank-terminator-then-trailing-blank.edi",
         "bom-then-garbage.edi",
         "cr-only-terminators.edi",
@@ -654,6 +655,51 @@ fn empty_last_qualifier_element_is_read_as_empty() {
         crate::util::s(&data("fuzz").join("ack-empty-last-qualifier-element.edi")),
     ]);
     assert_eq!(out.status.code(), Some(1), "findings, not a crash");
+}
+
+/// Found by the `ack` target: a broken interchange whose terminator is `?`,
+/// with bytes in its ISA that cannot be echoed. They were echoed as `?` in
+/// the TA1, which ended the segment early. Echoed bytes now stand in with a
+/// byte the ack does not use as a separator (`#` here), and the TA1's date
+/// and time are cut to their six and four characters.
+#[test]
+fn ack_stand_in_bytes_are_never_separators() {
+    let input = data("fuzz").join("ack-question-mark-terminator.edi");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ack = dir.path().join("a.999");
+    let out = crate::util::run(&[
+        "validate",
+        "--ack",
+        crate::util::s(&ack),
+        crate::util::s(&input),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let bytes = std::fs::read(&ack).expect("ack written");
+    assert_eq!(
+        bytes[105], b'?',
+        "the ack ends its segments as the input does"
+    );
+    let (e, t) = (bytes[3], bytes[105]);
+    let segments: Vec<Vec<&[u8]>> = bytes
+        .split(|b| *b == t)
+        .map(|s| s.trim_ascii())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split(|b| *b == e).collect())
+        .collect();
+    let ids: Vec<&[u8]> = segments.iter().map(|s| s[0]).collect();
+    assert_eq!(
+        ids,
+        [&b"ISA"[..], b"TA1", b"IEA"],
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    let ta1 = &segments[1];
+    assert_eq!(ta1.len(), 6, "TA101..TA105");
+    assert!(
+        ta1[2].len() <= 6 && ta1[3].len() <= 4,
+        "TA102 a date, TA103 a time, at most"
+    );
+    assert_eq!(ta1[4], b"R");
 }
 
 /// Found by the `ack` target: a receiver id with a byte above 0x7F was
