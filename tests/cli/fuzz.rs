@@ -657,14 +657,10 @@ fn empty_last_qualifier_element_is_read_as_empty() {
     assert_eq!(out.status.code(), Some(1), "findings, not a crash");
 }
 
-/// Found by the `ack` target: a broken interchange whose terminator is `?`,
-/// with bytes in its ISA that cannot be echoed. They were echoed as `?` in
-/// the TA1, which ended the segment early. Echoed bytes now stand in with a
-/// byte the ack does not use as a separator (`#` here), and the TA1's date
-/// and time are cut to their six and four characters.
-#[test]
-fn ack_stand_in_bytes_are_never_separators() {
-    let input = data("fuzz").join("ack-question-mark-terminator.edi");
+/// `validate --ack` on a fixture in `tests/data/fuzz/`, which has findings
+/// (exit 1): the acknowledgment's bytes.
+fn ack_of_fixture(name: &str) -> Vec<u8> {
+    let input = data("fuzz").join(name);
     let dir = tempfile::tempdir().expect("temp dir");
     let ack = dir.path().join("a.999");
     let out = crate::util::run(&[
@@ -674,7 +670,17 @@ fn ack_stand_in_bytes_are_never_separators() {
         crate::util::s(&input),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let bytes = std::fs::read(&ack).expect("ack written");
+    std::fs::read(&ack).expect("ack written")
+}
+
+/// Found by the `ack` target: a broken interchange whose terminator is `?`,
+/// with bytes in its ISA that cannot be echoed. They were echoed as `?` in
+/// the TA1, which ended the segment early. Echoed bytes now stand in with a
+/// byte the ack does not use as a separator (`#` here), and the TA1's date
+/// and time are cut to their six and four characters.
+#[test]
+fn ack_stand_in_bytes_are_never_separators() {
+    let bytes = ack_of_fixture("ack-question-mark-terminator.edi");
     assert_eq!(
         bytes[105], b'?',
         "the ack ends its segments as the input does"
@@ -708,17 +714,7 @@ fn ack_stand_in_bytes_are_never_separators() {
 /// printable ASCII, `?` for anything else.
 #[test]
 fn ack_of_a_non_ascii_isa_id_keeps_the_isa_fixed_width() {
-    let input = crate::util::root().join("tests/data/fuzz/ack-non-ascii-receiver-id.edi");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let ack = dir.path().join("a.999");
-    let out = crate::util::run(&[
-        "validate",
-        "--ack",
-        crate::util::s(&ack),
-        crate::util::s(&input),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let bytes = std::fs::read(&ack).expect("ack written");
+    let bytes = ack_of_fixture("ack-non-ascii-receiver-id.edi");
     assert!(bytes.is_ascii(), "the ack is ASCII");
     assert_eq!(bytes[105], b'~', "ISA is 106 bytes");
     assert!(bytes.starts_with(b"ISA*00*"));
@@ -731,18 +727,8 @@ fn ack_of_a_non_ascii_isa_id_keeps_the_isa_fixed_width() {
 /// written with its input's separators, and each closes with its IEA.
 #[test]
 fn ack_answers_each_interchange_in_its_own_separators() {
-    let input =
-        crate::util::root().join("tests/data/fuzz/ack-interchanges-with-other-separators.edi");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let ack = dir.path().join("a.999");
-    let out = crate::util::run(&[
-        "validate",
-        "--ack",
-        crate::util::s(&ack),
-        crate::util::s(&input),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8(std::fs::read(&ack).expect("ack written")).expect("ascii");
+    let bytes = ack_of_fixture("ack-interchanges-with-other-separators.edi");
+    let text = String::from_utf8(bytes).expect("ascii");
     let isas: Vec<usize> = text.match_indices("ISA*").map(|(i, _)| i).collect();
     assert_eq!(isas.len(), 2, "{text}");
     let second = &text[isas[1]..];
