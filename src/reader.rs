@@ -19,7 +19,7 @@ use crate::finding::{Finding, Position, RuleId};
 use crate::lex::framer::{frame, is_blank, Frame, Span};
 use crate::lex::isa::{looks_like_isa, read_isa, IsaStatus};
 use crate::lex::{
-    gather_high_bits, index_seps, load8, zero_bytes, Delimiters, Segment, INDEXED_MAX,
+    gather_high_bits, load8, segment_seps, zero_bytes, Delimiters, Segment, INDEXED_MAX,
 };
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -146,11 +146,7 @@ impl Block {
         self.bytes.extend_from_slice(&src[..span.end]);
         self.spans.push(span.shifted(at));
         let content = &src[span.content_start..span.content_end];
-        self.seps.push(if content.len() <= INDEXED_MAX {
-            index_seps(content, self.delims.element)
-        } else {
-            0
-        });
+        self.seps.push(segment_seps(content, self.delims.element));
         self.segment_count += 1;
     }
 
@@ -499,13 +495,7 @@ impl<R: Read> Reader<R> {
                     break;
                 };
                 let t = p + t;
-                let content = &buf[p..t];
-                let seps = if content.len() <= INDEXED_MAX {
-                    index_seps(content, d.element)
-                } else {
-                    0
-                };
-                (t, seps)
+                (t, segment_seps(&buf[p..t], d.element))
             };
             let content = &buf[p..t];
             if !plain_head(content, d.element) {

@@ -263,15 +263,22 @@ pub(crate) fn zero_bytes(x: u64) -> u64 {
     !(((x & LO7).wrapping_add(LO7)) | x | LO7)
 }
 
+/// A segment's separator bitmap as [`Segment`] keeps it: [`index_seps`]
+/// for content of at most [`INDEXED_MAX`] bytes, 0 (not indexed) above.
+#[inline]
+pub(crate) fn segment_seps(content: &[u8], sep: u8) -> u64 {
+    if content.len() <= INDEXED_MAX {
+        index_seps(content, sep)
+    } else {
+        0
+    }
+}
+
 impl<'a> Segment<'a> {
     /// A segment over `bytes` (no terminator).
     #[inline]
     pub fn new(bytes: &'a [u8], delims: Delimiters, position: Position) -> Segment<'a> {
-        let seps = if bytes.len() <= INDEXED_MAX {
-            index_seps(bytes, delims.element)
-        } else {
-            0
-        };
+        let seps = segment_seps(bytes, delims.element);
         Segment {
             bytes,
             delims,
@@ -289,14 +296,7 @@ impl<'a> Segment<'a> {
         position: Position,
         seps: u64,
     ) -> Segment<'a> {
-        debug_assert_eq!(
-            seps,
-            if bytes.len() <= INDEXED_MAX {
-                index_seps(bytes, delims.element)
-            } else {
-                0
-            }
-        );
+        debug_assert_eq!(seps, segment_seps(bytes, delims.element));
         Segment {
             bytes,
             delims,
