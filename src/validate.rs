@@ -401,7 +401,7 @@ impl ElementChecker {
         self.classes_for(seg.delimiters());
         let bytes = seg.as_bytes();
         if bytes.len() > MEMO_BYTES || !self.memo.worth_trying(def.plan.id) {
-            if !(self.fast && self.clean(def, bytes)) {
+            if !(self.fast && self.clean(def, bytes, seg.field_ends())) {
                 self.check_uncached(def, seg, sink);
             }
             return;
@@ -413,7 +413,7 @@ impl ElementChecker {
         if hit {
             return;
         }
-        if self.fast && self.clean(def, bytes) {
+        if self.fast && self.clean(def, bytes, seg.field_ends()) {
             self.memo.slots[i] = key;
             return;
         }
@@ -430,10 +430,12 @@ impl ElementChecker {
     /// Whether `b` is clean under `def` for certain, in one pass over its
     /// elements with the definition's [`Plan`]. `false` only means "take
     /// the full check", which finds what is wrong, if anything.
+    /// `ends` is `b`'s [`Segment::field_ends`], when the reader found it.
     #[inline]
-    fn clean(&mut self, def: &SegmentDef, b: &[u8]) -> bool {
+    fn clean(&mut self, def: &SegmentDef, b: &[u8], ends: Option<u64>) -> bool {
         let plan = &def.plan;
-        let Some(mut m) = fields(b, self.element_sep) else {
+        debug_assert!(ends.is_none() || ends == fields(b, self.element_sep));
+        let Some(mut m) = ends.or_else(|| fields(b, self.element_sep)) else {
             return self.clean_long(def, b);
         };
         // Everything before the first separator is the id; without one,
@@ -2069,7 +2071,7 @@ mod tests {
                                 mutate(&s, d, &mut rng)
                             };
                             c.classes_for(d);
-                            let quick = c.fast && c.clean(def, &v);
+                            let quick = c.fast && c.clean(def, &v, None);
                             c.padded.set(false);
                             let seg = Segment::new(&v, d, Position::default());
                             let mut found = Vec::new();

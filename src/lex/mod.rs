@@ -305,6 +305,15 @@ impl<'a> Segment<'a> {
         }
     }
 
+    /// The element separators as a bitmap with one more bit set at the
+    /// segment's length, so that every element ends at a set bit; `None`
+    /// for a segment of 64 bytes or more. The element checker walks this
+    /// instead of scanning the bytes again.
+    #[inline(always)]
+    pub(crate) fn field_ends(&self) -> Option<u64> {
+        (self.bytes.len() < 64).then(|| self.seps | 1 << self.bytes.len())
+    }
+
     /// Whether the separators are in `seps`.
     #[inline(always)]
     fn indexed(&self) -> bool {
