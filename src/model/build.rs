@@ -179,6 +179,11 @@ pub struct ModelBuilder<'a> {
     /// The last `D8` value read and its date: lines of a claim mostly
     /// repeat one service date, and a calendar check per line adds up.
     last_d8: Option<(u64, NaiveDate)>,
+    /// Whether to keep the whole model; `false` for [`check_transaction`],
+    /// which wants only the findings: then only what a finding reads is
+    /// kept (claim ids, totals and positions, line charges), and every
+    /// value that can be a finding is still read, in the same order.
+    keep: bool,
 }
 
 impl<'a> ModelBuilder<'a> {
@@ -204,6 +209,7 @@ impl<'a> ModelBuilder<'a> {
             current_patient: None,
             elements_checked: false,
             last_d8: None,
+            keep: true,
         }
     }
 
@@ -398,16 +404,19 @@ impl<'a> ModelBuilder<'a> {
         match id {
             CLM => {
                 let total = self.amount(seg, seg.value(2), "CLM02");
-                let [facility, _, frequency] =
-                    components::<3>(seg.value(5), seg.delimiters().component);
                 let claim = self.tx.claims.last_mut().expect("a 2300 loop is open");
                 claim.id = trim(seg.value(1));
                 claim.total = total;
-                claim.facility_code = trim(facility);
-                claim.frequency = trim(frequency);
+                if self.keep {
+                    let [facility, _, frequency] =
+                        components::<3>(seg.value(5), seg.delimiters().component);
+                    claim.facility_code = trim(facility);
+                    claim.frequency = trim(frequency);
+                }
             }
             DTP => {
-                if let Some(dates) = self.date(seg, 2, seg.value(2), seg.value(3), false) {
+                let read = self.date(seg, 2, seg.value(2), seg.value(3), false);
+                if let Some(dates) = read.filter(|_| self.keep) {
                     self.tx.dates.push(ClaimDate {
                         qualifier: trim(seg.value(1)),
                         dates,
@@ -421,7 +430,7 @@ impl<'a> ModelBuilder<'a> {
                         .end = n;
                 }
             }
-            REF => {
+            REF if self.keep => {
                 let value = trim(seg.value(2));
                 let claim = self.tx.claims.last_mut().expect("a 2300 loop is open");
                 match trim(seg.value(1)) {
@@ -434,7 +443,7 @@ impl<'a> ModelBuilder<'a> {
                     _ => {}
                 }
             }
-            HI => {
+            HI if self.keep => {
                 let comp = seg.delimiters().component;
                 for e in seg.elements() {
                     let [q, code] = components::<2>(e.as_bytes(), comp);
@@ -461,7 +470,7 @@ impl<'a> ModelBuilder<'a> {
     fn line_segment(&mut self, id: u32, seg: &Segment<'a>) {
         let comp = seg.delimiters().component;
         match id {
-            LX => {
+            LX if self.keep => {
                 let v = trim(seg.value(1));
                 // Up to nine digits cannot overflow; anything else goes the
                 // long way, with the same answer.
@@ -478,22 +487,37 @@ impl<'a> ModelBuilder<'a> {
             }
             SV1 => {
                 let charge = self.amount(seg, seg.value(2), "SV1-02");
+                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
+                line.charge = charge;
+                if !self.keep {
+                    // The units are read only for what a bad one says.
+                    if !self.elements_checked {
+                        self.amount(seg, seg.value(4), "SV1-04");
+                    }
+                    return;
+                }
                 let units = self.amount(seg, seg.value(4), "SV1-04");
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
                 line.procedure = Self::procedure(seg.value(1), comp);
-                line.charge = charge;
                 line.unit_basis = trim(seg.value(3));
                 line.units = units;
                 line.service_position = seg.position();
             }
             SV2 => {
                 let charge = self.amount(seg, seg.value(3), "SV2-03");
+                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
+                line.charge = charge;
+                if !self.keep {
+                    if !self.elements_checked {
+                        self.amount(seg, seg.value(5), "SV2-05");
+                    }
+                    return;
+                }
                 let units = self.amount(seg, seg.value(5), "SV2-05");
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
                 let rev = trim(seg.value(1));
                 line.revenue_code = (!rev.is_empty()).then_some(rev);
                 line.procedure = Self::procedure(seg.value(2), comp);
-                line.charge = charge;
                 line.unit_basis = trim(seg.value(4));
                 line.units = units;
                 line.service_position = seg.position();
@@ -505,7 +529,7 @@ impl<'a> ModelBuilder<'a> {
                     line.service_date = d;
                 }
             }
-            REF if trim(seg.value(1)) == b"G1" => {
+            REF if self.keep && trim(seg.value(1)) == b"G1" => {
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
                 if line.prior_authorization.is_none() {
                     line.prior_authorization = Some(trim(seg.value(2)));
@@ -621,18 +645,18 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
                     }
                 }
             }
-            LoopKind::BillingProviderName if id == NM1 => {
+            LoopKind::BillingProviderName if id == NM1 && self.keep => {
                 if let Some(bp) = self.tx.billing_providers.last_mut() {
                     bp.name = trim(seg.value(3));
                     bp.npi = trim(seg.value(9));
                 }
             }
-            LoopKind::Subscriber if id == SBR => {
+            LoopKind::Subscriber if id == SBR && self.keep => {
                 if let Some(s) = self.tx.subscribers.last_mut() {
                     s.relationship = trim(seg.value(2));
                 }
             }
-            LoopKind::SubscriberName if id == NM1 => {
+            LoopKind::SubscriberName if id == NM1 && self.keep => {
                 if let Some(s) = self.tx.subscribers.last_mut() {
                     s.last_name = trim(seg.value(3));
                     s.first_name = trim(seg.value(4));
@@ -647,18 +671,18 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
                     s.birth_date = d;
                 }
             }
-            LoopKind::PayerName if id == NM1 => {
+            LoopKind::PayerName if id == NM1 && self.keep => {
                 if let Some(s) = self.tx.subscribers.last_mut() {
                     s.payer_name = trim(seg.value(3));
                     s.payer_id = trim(seg.value(9));
                 }
             }
-            LoopKind::Patient if id == PAT => {
+            LoopKind::Patient if id == PAT && self.keep => {
                 if let Some(p) = self.tx.patients.last_mut() {
                     p.relationship = trim(seg.value(1));
                 }
             }
-            LoopKind::PatientName if id == NM1 => {
+            LoopKind::PatientName if id == NM1 && self.keep => {
                 if let Some(p) = self.tx.patients.last_mut() {
                     p.last_name = trim(seg.value(3));
                     p.first_name = trim(seg.value(4));
@@ -672,7 +696,7 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
                     p.birth_date = d;
                 }
             }
-            LoopKind::OtherSubscriber if id == AMT || id == CAS => {
+            LoopKind::OtherSubscriber if (id == AMT || id == CAS) && self.keep => {
                 if let Some(c) = self.tx.claims.last_mut() {
                     c.other_payer_adjudication = true;
                 }
@@ -715,17 +739,74 @@ pub fn build_transaction<'b>(
     builder: &mut LoopBuilder<'_>,
     sink: &mut dyn FnMut(Finding),
 ) -> Transaction<'b> {
+    build(block, builder, true, sink)
+}
+
+/// How many claims and service lines a transaction held.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransactionCounts {
+    /// 2300 loops.
+    pub claims: u64,
+    /// 2400 loops.
+    pub service_lines: u64,
+}
+
+/// Everything [`build_transaction`] and then [`check_balances`] report for
+/// the transaction in `block`, in the same order, without keeping the
+/// model: what `scrub837 validate` needs. Names, procedures, diagnoses and
+/// the other values no finding reads are skipped.
+///
+/// ```
+/// use scrub837::grammar::{builder::LoopBuilder, Grammars};
+/// use scrub837::model::{build_transaction, check_balances, check_transaction};
+/// use scrub837::reader::{Block, BlockKind, Reader};
+/// let input = include_bytes!("../../samples/837p-clean.edi");
+/// let mut rdr = Reader::new(&input[..], "837p-clean.edi");
+/// let mut block = Block::new();
+/// let g = &Grammars::embedded().professional;
+/// let mut lb = LoopBuilder::new(g, "837p-clean.edi");
+/// while rdr.read_block(&mut block, &mut |_| {}).unwrap() {
+///     if block.kind() == BlockKind::Transaction {
+///         let counts = check_transaction(&block, &mut lb, &mut |f| panic!("{f:?}"));
+///         let tx = build_transaction(&block, &mut lb, &mut |_| {});
+///         assert_eq!(counts.claims, tx.claim_count() as u64);
+///         assert_eq!(counts.service_lines, tx.lines().len() as u64);
+///     }
+/// }
+/// ```
+pub fn check_transaction(
+    block: &Block,
+    builder: &mut LoopBuilder<'_>,
+    sink: &mut dyn FnMut(Finding),
+) -> TransactionCounts {
+    let tx = build(block, builder, false, sink);
+    check_balances(&tx, builder.label(), sink);
+    TransactionCounts {
+        claims: tx.claim_count() as u64,
+        service_lines: tx.lines().len() as u64,
+    }
+}
+
+fn build<'b>(
+    block: &'b Block,
+    builder: &mut LoopBuilder<'_>,
+    keep: bool,
+    sink: &mut dyn FnMut(Finding),
+) -> Transaction<'b> {
     let g = builder.grammar();
     let mut model = ModelBuilder::new(g.form, builder.label().clone());
     model.elements_checked = builder.checks_elements();
+    model.keep = keep;
     // Typical shares of segments, so the vectors rarely grow.
     let n = block.segments().len();
     // (Generous: growing a vector copies all of it, and 837P runs about
     // one line in five segments and two to three diagnoses per claim.)
     model.tx.claims.reserve(n / 10);
     model.tx.lines.reserve(n / 3);
-    model.tx.dates.reserve(n / 10);
-    model.tx.diagnoses.reserve(n / 4);
+    if keep {
+        model.tx.dates.reserve(n / 10);
+        model.tx.diagnoses.reserve(n / 4);
+    }
     builder.reset();
     for seg in block.segments() {
         builder.feed(&seg, &mut model, sink);

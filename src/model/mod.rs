@@ -15,7 +15,10 @@ mod build;
 use std::ops::Range;
 
 pub use amount::Amount;
-pub use build::{build_transaction, check_balances, parse_date_value, DateError, ModelBuilder};
+pub use build::{
+    build_transaction, check_balances, check_transaction, parse_date_value, DateError,
+    ModelBuilder, TransactionCounts,
+};
 use chrono::NaiveDate;
 
 use crate::finding::Position;

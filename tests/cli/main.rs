@@ -2,6 +2,7 @@
 
 mod ack;
 mod check;
+mod findings_only;
 mod fix;
 mod fuzz;
 mod history;
