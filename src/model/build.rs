@@ -618,10 +618,23 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
         }
     }
 
+    #[inline]
     fn segment(&mut self, g: &Grammar, l: usize, seg: &Segment<'a>, node: Option<&SegmentNode>) {
         let Some(node) = node else { return };
         // One integer per id, not a byte-string compare per arm.
         let id = node.id.key();
+        // Without `keep`, most segments hold nothing a finding reads: say
+        // so before the call.
+        if self.keep || matches!(id, BHT | DMG | CLM | DTP | SV1 | SV2) {
+            self.model_segment(g, l, seg, id);
+        }
+    }
+}
+
+impl<'a> ModelBuilder<'a> {
+    /// [`LoopVisitor::segment`] for a segment the model reads.
+    #[inline(never)]
+    fn model_segment(&mut self, g: &Grammar, l: usize, seg: &Segment<'a>, id: u32) {
         match g.loops[l].kind {
             LoopKind::ServiceLine if !self.tx.lines.is_empty() => self.line_segment(id, seg),
             LoopKind::Claim if !self.tx.claims.is_empty() => self.claim_segment(id, seg),
