@@ -683,12 +683,15 @@ impl InOrder {
     /// only `lenient-read` finding the workers make; the others come from
     /// the reader, on this thread.
     fn repeats_padded(&mut self, form: Option<Form>, f: &Finding) -> bool {
+        // The reader's own `lenient-read` findings (the ISA's, say) come
+        // with blocks no worker built.
+        let Some(form) = form else { return false };
         if f.rule != RuleId::LenientRead || f.element.is_none() {
             return false;
         }
         let i = match form {
-            Some(Form::Institutional) => 1,
-            _ => 0,
+            Form::Professional => 0,
+            Form::Institutional => 1,
         };
         std::mem::replace(&mut self.padded[i], true)
     }
@@ -821,6 +824,11 @@ mod tests {
         assert!(said("rule: ClaimBalance") >= 10);
         assert_eq!(said("block Transaction"), 70);
         same_on_threads(Scanner::new().element_checks(false), &input);
+        // The reader's lenient-read findings (an unpadded ISA) stay.
+        let text = String::from_utf8(input).expect("text");
+        let unpadded = text.replacen("LANTERNBAY01   ", "LANTERNBAY01", 1);
+        let trace = same_on_threads(Scanner::new(), unpadded.as_bytes());
+        assert!(trace.iter().any(|l| l.contains("the ISA is not padded")));
     }
 
     #[test]
