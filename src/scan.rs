@@ -423,7 +423,10 @@ impl Scanner {
             if started == 0 {
                 return Ok(self.scan_all(rdr, label.clone(), sink, &mut |_| {}, observer));
             }
-            let mut order = InOrder::new(3 * started);
+            // A block per worker, the one being read, one to spare, and up
+            // to four more waiting (for a worker, or for an earlier block):
+            // more only cost memory, about three times a block's bytes each.
+            let mut order = InOrder::new(started + 2 + started.min(4));
             let mut reader = self.reader.from_reader(rdr, label.clone());
             let mut envelope = EnvelopeChecker::new(label.clone());
             let end = loop {
@@ -510,6 +513,14 @@ struct Job {
     lines: u64,
 }
 
+/// The most block bytes out in a threaded scan before the reader waits
+/// (one more block may be read past it): with the per-worker count, what
+/// bounds its memory, at a small multiple of a one-thread scan's.
+const OUT_BYTES: usize = 16 << 20;
+
+/// A job whose block held more than this is dropped, not kept for reuse.
+const KEEP_BYTES: usize = 4 << 20;
+
 /// A built block, or the panic that stopped its worker.
 type Done = std::thread::Result<Job>;
 
@@ -551,6 +562,9 @@ struct InOrder {
     /// Jobs made so far, and the most there may be: what bounds memory.
     made: usize,
     limit: usize,
+    /// Bytes of the blocks out (read, not yet passed on): few jobs of huge
+    /// transactions must not hold many times what one thread would.
+    out_bytes: usize,
     /// Per form, whether the "ends in spaces" warning was passed on.
     padded: [bool; 2],
     claims: u64,
@@ -566,14 +580,19 @@ impl InOrder {
             spares: Vec::with_capacity(limit),
             made: 0,
             limit,
+            out_bytes: 0,
             padded: [false; 2],
             claims: 0,
             lines: 0,
         }
     }
 
-    /// A job to read into, unless all are out.
+    /// A job to read into, unless all are out or the blocks out hold
+    /// [`OUT_BYTES`] already.
     fn spare(&mut self) -> Option<Job> {
+        if self.out_bytes >= OUT_BYTES {
+            return None;
+        }
         if let Some(job) = self.spares.pop() {
             return Some(job);
         }
@@ -585,6 +604,12 @@ impl InOrder {
     }
 
     fn recycle(&mut self, mut job: Job) {
+        if job.block.bytes().len() > KEEP_BYTES {
+            // Its buffers stay as large as the largest block it held: let
+            // them go, and make a new job when one is needed.
+            self.made -= 1;
+            return;
+        }
         job.findings.clear();
         job.form = None;
         job.built_from = 0;
@@ -599,6 +624,7 @@ impl InOrder {
 
     /// Queues a block that needs no worker.
     fn push(&mut self, mut job: Job) {
+        self.out_bytes += job.block.bytes().len();
         job.seq = self.next_seq();
         self.queue.push_back(Some(job));
     }
@@ -606,6 +632,7 @@ impl InOrder {
     /// Holds the next place for a block sent to a worker; call before the
     /// send, which takes the job.
     fn sent(&mut self, job: &mut Job) {
+        self.out_bytes += job.block.bytes().len();
         job.seq = self.next_seq();
         self.queue.push_back(None);
         self.at_workers += 1;
@@ -672,6 +699,7 @@ impl InOrder {
             }
             self.claims += job.claims;
             self.lines += job.lines;
+            self.out_bytes -= job.block.bytes().len();
             self.recycle(job);
         }
     }
@@ -945,5 +973,39 @@ mod tests {
         order.emit(&mut |_| sunk += 1, &RefCell::new(None));
         assert_eq!((order.queue.len(), order.spares.len(), sunk), (0, 3, 0));
         assert!(order.spare().is_some());
+    }
+
+    #[test]
+    fn bytes_out_are_bounded_and_huge_blocks_not_kept() {
+        // Transactions of 5 MB: four fill the budget of 16 MiB.
+        let sample = String::from_utf8_lossy(include_bytes!("../samples/837p-clean.edi"));
+        let isa_gs = &sample[..sample.find("\nST*").expect("an ST") + 1];
+        let mut input = isa_gs.to_string();
+        for _ in 0..6 {
+            input += "ST*837*0001*005010X222A1~\n";
+            input += &format!("NTE*ADD*{}~\n", "A".repeat(90)).repeat(50_000);
+            input += "SE*50002*0001~\n";
+        }
+        let mut rdr = ReaderBuilder::new()
+            .max_transaction_bytes(64 << 20)
+            .from_reader(input.as_bytes(), "t");
+        let mut order = InOrder::new(100);
+        let mut sent = 0;
+        while let Some(mut job) = order.spare() {
+            assert!(rdr.read_block(&mut job.block, &mut |_| {}).expect("reads"));
+            if job.block.kind() == BlockKind::Transaction {
+                assert!(job.block.bytes().len() > KEEP_BYTES);
+                order.sent(&mut job);
+                sent += 1;
+                order.returned(Ok(job)).ok().expect("in its place");
+            } else {
+                order.push(job);
+            }
+        }
+        assert_eq!(sent, 4, "{} bytes out", order.out_bytes);
+        order.emit(&mut |_| {}, &RefCell::new(None));
+        assert_eq!(order.out_bytes, 0);
+        // The two envelope blocks are kept, the four huge ones let go.
+        assert_eq!((order.made, order.spares.len()), (2, 2));
     }
 }
