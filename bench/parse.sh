@@ -42,7 +42,7 @@ measure() {
         if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; fi
     done
     local mb
-    mb=$(stat -c %s "$big" | awk '{printf "%.1f", $1/1e6}')
+    mb=$(stat -L -c %s "$big" | awk '{printf "%.1f", $1/1e6}')
     echo "$name: $best s, $(awk "BEGIN{printf \"%.1f\", $mb/$best}") MB/s, peak $((kb / 1024)) MiB" >&2
     echo "$best"
 }
