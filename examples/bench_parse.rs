@@ -1,8 +1,9 @@
 //! Parse benchmark: the full read into the claim model against a
-//! memchr-only tokenizer over the same bytes, single-threaded.
+//! memchr-only tokenizer over the same bytes, single-threaded, and the
+//! validate read on `--jobs N` threads.
 //!
 //! ```sh
-//! cargo run --release --example bench_parse -- FILE [--runs N] [--tokenizer-only | --parse-only | --validate-only]
+//! cargo run --release --example bench_parse -- FILE [--runs N] [--jobs N] [--tokenizer-only | --parse-only | --validate-only]
 //! ```
 //!
 //! The tokenizer is the speed of light for any X12 reader: memchr to each
@@ -10,9 +11,16 @@
 //! nothing else. The full parse is the foundation's read: framing, envelope
 //! checks, the loop builder over the grammar, the claim model with dates and
 //! amounts. "With element checks" adds what `scrub837 validate` does on top:
-//! every element's usage, type, length, codes and relational conditions. Both stream the file in the same 256 KiB reads; the
-//! best of N runs is reported (the file is in the page cache after the
-//! first). `bench/parse.sh` generates the inputs and runs this.
+//! every element's usage, type, length, codes and relational conditions.
+//! All stream the file in the same 256 KiB reads; the best of N runs is
+//! reported (the file is in the page cache after the first).
+//! `bench/parse.sh` generates the inputs and runs this.
+//!
+//! With `--jobs N` (N > 1), the element-checked read also runs as
+//! `scrub837 validate --jobs N` does it: one thread reads and checks
+//! envelopes while N threads build the transactions
+//! ([`Scanner::scan_findings`]). Its ratio to the tokenizer compares
+//! several cores with one, so it can exceed what one core could reach.
 
 use std::fs::File;
 use std::io::Read;
@@ -74,6 +82,15 @@ fn parse(path: &str, elements: bool) -> Result<(u64, u64), scrub837::Error> {
     Ok((counts.claims, findings))
 }
 
+/// The element-checked read on `jobs` threads, findings only.
+fn validate_threads(path: &str, jobs: usize) -> Result<(u64, u64), scrub837::Error> {
+    let f = File::open(path)?;
+    let mut findings = 0u64;
+    let scanner = Scanner::new().jobs(jobs);
+    let counts = scanner.scan_findings(f, path, &mut |_| findings += 1, None)?;
+    Ok((counts.claims, findings))
+}
+
 fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     let mut best = Duration::MAX;
     let mut out = None;
@@ -91,14 +108,16 @@ fn main() {
     let mut path = None;
     let mut runs = 3usize;
     let mut only: Option<String> = None;
+    let mut jobs = 1usize;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--runs" => runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(3).max(1),
+            "--jobs" => jobs = args.next().and_then(|v| v.parse().ok()).unwrap_or(1).max(1),
             // One side only, once: for counting instructions under callgrind.
             "--tokenizer-only" | "--parse-only" | "--validate-only" => only = Some(a),
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: bench_parse FILE [--runs N] [--tokenizer-only | --parse-only | --validate-only]"
+                    "usage: bench_parse FILE [--runs N] [--jobs N] [--tokenizer-only | --parse-only | --validate-only]"
                 );
                 return;
             }
@@ -113,6 +132,11 @@ fn main() {
         Some("--tokenizer-only") => {
             let (segments, elements) = tokenize(&path).expect("tokenize");
             println!("{segments} segments, {elements} elements");
+            return;
+        }
+        Some("--validate-only") if jobs > 1 => {
+            let (claims, findings) = validate_threads(&path, jobs).expect("validate");
+            println!("{claims} claims, {findings} findings");
             return;
         }
         Some(side) => {
@@ -153,6 +177,27 @@ fn main() {
         validated.0,
         validated.1
     );
+    let threaded = (jobs > 1).then(|| {
+        let (t, counted) = best(runs, || validate_threads(&path, jobs).expect("validate"));
+        assert_eq!(counted, validated, "claims and findings as on one thread");
+        let rate = mb / t.as_secs_f64();
+        let label = format!("with element checks, --jobs {jobs}:");
+        println!(
+            "{label:<24}{:>8.3} s  {:>8.1} MB/s  ({} claims, {} findings; {:.2}x one thread)",
+            t.as_secs_f64(),
+            rate,
+            counted.0,
+            counted.1,
+            rate / valid_rate
+        );
+        rate
+    });
     println!("ratio parse/tokenizer: {:.2}", parse_rate / tok_rate);
     println!("ratio validate/tokenizer: {:.2}", valid_rate / tok_rate);
+    if let Some(rate) = threaded {
+        println!(
+            "ratio validate --jobs {jobs}/tokenizer: {:.2}",
+            rate / tok_rate
+        );
+    }
 }

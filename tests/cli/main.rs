@@ -7,6 +7,7 @@ mod fix;
 mod fuzz;
 mod history;
 mod ig;
+mod jobs;
 mod parse;
 mod pyx12;
 mod reading;

@@ -341,6 +341,32 @@ pub struct ValidateArgs {
     /// ISA13 (and GS06) of the acknowledgment; default: from the clock.
     #[arg(long, value_name = "N", requires = "ack", value_parser = clap::value_parser!(u32).range(1..=999_999_999))]
     pub ack_control_number: Option<u32>,
+
+    /// Threads that check transactions, 1 to 64 (default: the cores, at most 8).
+    ///
+    /// The main thread reads each input and checks its envelopes while N
+    /// threads check its transactions; the report and the acknowledgment
+    /// are the same whatever N is. `--jobs 1` does everything on one
+    /// thread. Inputs are still read one after another.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS))]
+    pub jobs: Option<u16>,
+}
+
+/// The most `--jobs` accepted.
+const MAX_JOBS: i64 = 64;
+/// The most threads used by default: more rarely pay, as one thread reads.
+const DEFAULT_JOBS_CAP: usize = 8;
+
+impl ValidateArgs {
+    /// `--jobs`, or the cores available (at most [`DEFAULT_JOBS_CAP`]).
+    pub fn jobs(&self) -> usize {
+        match self.jobs {
+            Some(n) => usize::from(n),
+            None => std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(DEFAULT_JOBS_CAP),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -499,6 +525,26 @@ mod tests {
                 .unwrap()
                 .command_is_validate()
         );
+    }
+
+    #[test]
+    fn jobs_flag() {
+        let jobs = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["scrub837", "validate"], args].concat())?;
+            let Command::Validate(v) = cli.command else {
+                panic!("validate parses as validate")
+            };
+            Ok::<_, clap::Error>(v.jobs())
+        };
+        assert_eq!(jobs(&["--jobs", "1"]).unwrap(), 1);
+        assert_eq!(jobs(&["-j", "3", "a.edi"]).unwrap(), 3);
+        assert_eq!(jobs(&["-j64"]).unwrap(), 64);
+        let default = jobs(&[]).unwrap();
+        assert!((1..=DEFAULT_JOBS_CAP).contains(&default), "{default}");
+        assert!(jobs(&["--jobs", "0"]).is_err());
+        assert!(jobs(&["--jobs", "65"]).is_err());
+        assert!(jobs(&["--jobs", "many"]).is_err());
+        assert!(Cli::try_parse_from(["scrub837", "check", "--jobs", "2", "x"]).is_err());
     }
 
     impl Cli {

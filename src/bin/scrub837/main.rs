@@ -55,7 +55,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Validate(a) => {
             let inputs = inputs::resolve(&a.input.paths)?;
             let cfg = a.report.resolve();
-            let scanner = scanner(&a.input)?;
+            let scanner = scanner(&a.input)?.jobs(a.jobs());
             let ack = match &a.ack {
                 None => None,
                 Some(path) => {
@@ -156,17 +156,10 @@ fn validate(
     let failed = inputs::read_each(inputs, &Progress::new(inputs), |rdr, label| {
         let start = findings.len();
         // The recorder is only fed when an acknowledgment is asked for.
-        let result = if ack.is_some() {
-            scanner.scan_observed(
-                rdr,
-                label,
-                &mut |f| findings.push(f),
-                &mut |_| {},
-                &mut recorder,
-            )
-        } else {
-            scanner.scan(rdr, label, &mut |f| findings.push(f), &mut |_| {})
-        };
+        let observer = ack
+            .as_ref()
+            .map(|_| &mut recorder as &mut dyn scrub837::scan::ScanObserver);
+        let result = scanner.scan_findings(rdr, label, &mut |f| findings.push(f), observer);
         // Findings of one input are reported by segment position.
         findings[start..].sort_by_key(|f| (f.segment, f.offset));
         counts += result?;
