@@ -314,6 +314,17 @@ struct Scan {
     invalid: bool,
 }
 
+/// The end of the message of a finding the element checker makes only
+/// once per input (trailing spaces): [`is_said_once`] tells it by this.
+const SAID_ONCE: &str = "(reported once per file)";
+
+/// Whether `f` is a finding an [`ElementChecker`] makes only once per input.
+/// A scan with several checkers for one input (one per worker thread) keeps
+/// the first in file order.
+pub(crate) fn is_said_once(f: &Finding) -> bool {
+    f.rule == RuleId::LenientRead && f.message.ends_with(SAID_ONCE)
+}
+
 impl ElementChecker {
     /// A checker with these external code lists, labelling findings with
     /// the input's name.
@@ -932,7 +943,7 @@ impl ElementChecker {
                     RuleId::LenientRead,
                     seg,
                     format!(
-                        "{} ends in spaces, which X12 asks senders to suppress (reported once per file)",
+                        "{} ends in spaces, which X12 asks senders to suppress {SAID_ONCE}",
                         def.name
                     ),
                 )
