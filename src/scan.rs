@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::finding::{Finding, Position, RuleId};
 use crate::grammar::builder::LoopBuilder;
 use crate::grammar::{Form, Grammar, Grammars};
-use crate::model::{build_transaction, check_balances, Transaction};
+use crate::model::{build_transaction, check_balances, check_transaction, Transaction};
 use crate::reader::{Block, BlockKind, ReaderBuilder};
 
 /// What one or more scans read.
@@ -173,7 +173,7 @@ impl Scanner {
         observer: Option<&mut dyn ScanObserver>,
     ) -> Result<Counts> {
         let how = if self.jobs <= 1 {
-            How::Here(&mut |_| {})
+            How::Here(None)
         } else {
             How::Threads(self.jobs, &Builders::build)
         };
@@ -195,7 +195,7 @@ impl Scanner {
         on_transaction: &mut dyn FnMut(&Transaction<'_>),
         observer: &mut dyn ScanObserver,
     ) -> Result<Counts> {
-        let how = How::Here(on_transaction);
+        let how = How::Here(Some(on_transaction));
         self.scan_inner(rdr, label.into(), sink, how, Some(observer))
     }
 
@@ -212,7 +212,13 @@ impl Scanner {
         sink: &mut dyn FnMut(Finding),
         on_transaction: &mut dyn FnMut(&Transaction<'_>),
     ) -> Result<Counts> {
-        self.scan_inner(rdr, label.into(), sink, How::Here(on_transaction), None)
+        self.scan_inner(
+            rdr,
+            label.into(),
+            sink,
+            How::Here(Some(on_transaction)),
+            None,
+        )
     }
 
     fn scan_inner<R: Read>(
@@ -269,9 +275,10 @@ impl Scanner {
         rdr: R,
         label: Arc<str>,
         sink: &mut dyn FnMut(Finding),
-        on_transaction: &mut dyn FnMut(&Transaction<'_>),
+        on_transaction: Option<&mut dyn FnMut(&Transaction<'_>)>,
         observer: &RefCell<Option<&mut dyn ScanObserver>>,
     ) -> Result<Counts> {
+        let mut on_transaction = on_transaction;
         let mut reader = self.reader.from_reader(rdr, label.clone());
         let mut envelope = EnvelopeChecker::new(label.clone());
         let mut block = Block::new();
@@ -299,7 +306,15 @@ impl Scanner {
                 continue;
             }
             let Some(grammar) = grammar else { continue };
-            let tx = build_transaction(&block, builders.get(grammar.form), sink);
+            let builder = builders.get(grammar.form);
+            // Without a callback nobody reads the model: its findings only.
+            let Some(on_transaction) = on_transaction.as_deref_mut() else {
+                let n = check_transaction(&block, builder, sink);
+                counts.claims += n.claims;
+                counts.service_lines += n.service_lines;
+                continue;
+            };
+            let tx = build_transaction(&block, builder, sink);
             check_balances(&tx, &label, sink);
             counts.claims += tx.claim_count() as u64;
             counts.service_lines += tx.lines().len() as u64;
@@ -316,7 +331,8 @@ impl Scanner {
 /// Where a scan builds transactions.
 enum How<'a> {
     /// On the calling thread, each handed to the callback.
-    Here(&'a mut dyn FnMut(&Transaction<'_>)),
+    /// `None`: no one reads the model, only its findings are made.
+    Here(Option<&'a mut dyn FnMut(&Transaction<'_>)>),
     /// On this many worker threads, each running the function on a block.
     Threads(usize, &'a (dyn Fn(&mut Builders, &mut Job) + Sync)),
 }
@@ -326,7 +342,6 @@ enum How<'a> {
 struct Builders {
     professional: LoopBuilder<'static>,
     institutional: LoopBuilder<'static>,
-    label: Arc<str>,
 }
 
 impl Builders {
@@ -341,7 +356,6 @@ impl Builders {
         Builders {
             professional,
             institutional,
-            label: label.clone(),
         }
     }
 
@@ -363,11 +377,9 @@ impl Builders {
             lines,
             ..
         } = job;
-        let sink = &mut |f| findings.push(f);
-        let tx = build_transaction(block, self.get(form), sink);
-        check_balances(&tx, &self.label, sink);
-        *claims = tx.claim_count() as u64;
-        *lines = tx.lines().len() as u64;
+        let n = check_transaction(block, self.get(form), &mut |f| findings.push(f));
+        *claims = n.claims;
+        *lines = n.service_lines;
     }
 }
 
@@ -421,7 +433,7 @@ impl Scanner {
             // says so instead of waiting for ever.
             drop(to_here);
             if started == 0 {
-                return Ok(self.scan_all(rdr, label.clone(), sink, &mut |_| {}, observer));
+                return Ok(self.scan_all(rdr, label.clone(), sink, None, observer));
             }
             // A block per worker, the one being read, one to spare, and up
             // to four more waiting (for a worker, or for an earlier block):
@@ -707,14 +719,12 @@ impl InOrder {
     /// Whether `f` is the element checker's "ends in spaces" warning after
     /// the first for its form. The checker says it once per input, but each
     /// worker has its own checker: each says it once, and only the first in
-    /// file order (the one the one-thread scan gives) is kept. It is the
-    /// only `lenient-read` finding the workers make; the others come from
-    /// the reader, on this thread.
+    /// file order (the one the one-thread scan gives) is kept.
     fn repeats_padded(&mut self, form: Option<Form>, f: &Finding) -> bool {
         // The reader's own `lenient-read` findings (the ISA's, say) come
         // with blocks no worker built.
         let Some(form) = form else { return false };
-        if f.rule != RuleId::LenientRead || f.element.is_none() {
+        if !crate::validate::is_said_once(f) {
             return false;
         }
         let i = match form {
