@@ -31,6 +31,8 @@ for kind in P I; do
 done
 big="$OUT/837P-$BIG.edi"
 [ -s "$big" ] || "$GEN" --kind P --bytes "$BIG" --seed 7 -o "$big"
+echo "== 837P, $BIG"
+target/release/examples/bench_parse "$big" --runs 3 --jobs "$JOBS"
 echo "== validate and check, 837P, $BIG"
 measure() {
     local name=$1; shift

@@ -1,7 +1,9 @@
 //! `validate --ack` over arbitrary bytes: a scan with the element checks and
 //! an acknowledgment recorder, then the 999/TA1 written. Besides "no panic":
 //! the acknowledgment is X12 again, every ST..SE counts its own segments and
-//! every interchange closes.
+//! every interchange closes. And the findings-only scan `validate` runs (the
+//! model's values read without keeping it; on one thread and on two) gives
+//! the same findings, in the same order, and the same counts or error.
 
 #![no_main]
 
@@ -11,13 +13,22 @@ use scrub837::scan::Scanner;
 
 fuzz_target!(|data: &[u8]| {
     let mut rec = AckRecorder::new();
-    let scanned = Scanner::new().max_transaction_bytes(1 << 16).scan_observed(
-        data,
-        "fuzz",
-        &mut |_| {},
-        &mut |_| {},
-        &mut rec,
-    );
+    let scanner = Scanner::new().max_transaction_bytes(1 << 16);
+    let mut full = Vec::new();
+    let scanned = scanner.scan_observed(data, "fuzz", &mut |f| full.push(f), &mut |_| {}, &mut rec);
+    for jobs in [1, 2] {
+        let mut lean = Vec::new();
+        let again = scanner
+            .clone()
+            .jobs(jobs)
+            .scan_findings(data, "fuzz", &mut |f| lean.push(f), None);
+        assert_eq!(lean, full, "findings on {jobs} thread(s)");
+        match (&scanned, &again) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "counts on {jobs} thread(s)"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            _ => panic!("one scan failed, the other did not: {scanned:?} / {again:?}"),
+        }
+    }
     if scanned.is_err() {
         return;
     }
