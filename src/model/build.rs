@@ -467,6 +467,31 @@ impl<'a> ModelBuilder<'a> {
         }
     }
 
+    /// A service line's charge (element and name), which the claim balance
+    /// reads, onto the open line; then its units: `Some` for the model, or
+    /// without `keep` read only for what a bad value says, and `None`.
+    #[inline(always)]
+    fn charge_and_units(
+        &mut self,
+        seg: &Segment<'a>,
+        charge: (usize, &'static str),
+        units: (usize, &'static str),
+    ) -> Option<Option<Amount>> {
+        let c = self.amount(seg, seg.value(charge.0), charge.1);
+        self.tx
+            .lines
+            .last_mut()
+            .expect("a 2400 loop is open")
+            .charge = c;
+        if self.keep {
+            return Some(self.amount(seg, seg.value(units.0), units.1));
+        }
+        if !self.elements_checked {
+            self.amount(seg, seg.value(units.0), units.1);
+        }
+        None
+    }
+
     fn line_segment(&mut self, id: u32, seg: &Segment<'a>) {
         let comp = seg.delimiters().component;
         match id {
@@ -486,17 +511,9 @@ impl<'a> ModelBuilder<'a> {
                     .number = n;
             }
             SV1 => {
-                let charge = self.amount(seg, seg.value(2), "SV1-02");
-                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                line.charge = charge;
-                if !self.keep {
-                    // The units are read only for what a bad one says.
-                    if !self.elements_checked {
-                        self.amount(seg, seg.value(4), "SV1-04");
-                    }
+                let Some(units) = self.charge_and_units(seg, (2, "SV1-02"), (4, "SV1-04")) else {
                     return;
-                }
-                let units = self.amount(seg, seg.value(4), "SV1-04");
+                };
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
                 line.procedure = Self::procedure(seg.value(1), comp);
                 line.unit_basis = trim(seg.value(3));
@@ -504,16 +521,9 @@ impl<'a> ModelBuilder<'a> {
                 line.service_position = seg.position();
             }
             SV2 => {
-                let charge = self.amount(seg, seg.value(3), "SV2-03");
-                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                line.charge = charge;
-                if !self.keep {
-                    if !self.elements_checked {
-                        self.amount(seg, seg.value(5), "SV2-05");
-                    }
+                let Some(units) = self.charge_and_units(seg, (3, "SV2-03"), (5, "SV2-05")) else {
                     return;
-                }
-                let units = self.amount(seg, seg.value(5), "SV2-05");
+                };
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
                 let rev = trim(seg.value(1));
                 line.revenue_code = (!rev.is_empty()).then_some(rev);
