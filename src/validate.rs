@@ -29,7 +29,7 @@ use crate::grammar::elements::{
     Codes, Condition, ConditionKind, DataType, ElementDef, ElementSlot, ElementUsage,
     ExternalCodes, SegmentDef,
 };
-use crate::lex::{each_sep, element_name, Delimiters, Segment};
+use crate::lex::{each_sep, element_name, index_seps, Delimiters, Segment};
 
 /// Byte classes of the element checker's table.
 const PLAIN: u8 = 0;
@@ -1610,49 +1610,7 @@ impl Words {
 /// or more.
 #[inline(always)]
 fn fields(b: &[u8], sep: u8) -> Option<u64> {
-    (b.len() < 64).then(|| seps64(b, sep) | 1 << b.len())
-}
-
-/// Bit `i` set: byte `i` of `b` (under 64 bytes) is `sep`.
-#[inline(always)]
-fn seps64(b: &[u8], sep: u8) -> u64 {
-    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    let len = b.len();
-    debug_assert!(len < 64);
-    let bc = LO * u64::from(sep);
-    let bits = |w: u64| {
-        let x = w ^ bc;
-        // The high bit of each zero byte of `x`, exactly (no carry crosses
-        // a byte), gathered into the low eight bits.
-        let z = !(((x & LO7).wrapping_add(LO7)) | x | LO7);
-        (z >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
-    };
-    // Whole words last to first, each shifting the ones after it up: a
-    // recurrence the compiler keeps scalar (vectorised, it costs more for
-    // these few words).
-    let base = len & !7;
-    let mut map = 0u64;
-    let mut at = base;
-    while at > 0 {
-        at -= 8;
-        map = map << 8
-            | bits(u64::from_le_bytes(
-                b[at..at + 8].try_into().expect("eight bytes"),
-            ));
-    }
-    if base < len {
-        let tail = if len >= 8 {
-            // The last eight bytes, less those already seen.
-            bits(u64::from_le_bytes(
-                b[len - 8..].try_into().expect("eight bytes"),
-            )) >> (base + 8 - len)
-        } else {
-            // Zero padding can match a zero separator: mask it off.
-            bits(load_short(b)) & ((1u64 << len) - 1)
-        };
-        map |= tail << base;
-    }
-    map
+    (b.len() < 64).then(|| index_seps(b, sep) | 1 << b.len())
 }
 
 /// The common cases, decided in a few instructions: a listed code (a list
@@ -2191,7 +2149,7 @@ mod tests {
                     .enumerate()
                     .filter(|(_, c)| **c == sep)
                     .fold(0u64, |m, (i, _)| m | 1 << i);
-                assert_eq!(seps64(&b, sep), want, "{len} {sep}");
+                assert_eq!(index_seps(&b, sep), want, "{len} {sep}");
             }
         }
     }
