@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::lex::{Segment, SegmentId};
+use crate::model::ModelRead;
 use elements::SegmentDef;
 
 /// The claim form a guide describes.
@@ -226,6 +227,8 @@ pub struct SegmentNode {
     /// What the guide says of the segment's elements at this place, when
     /// the element map defines it.
     pub elements: Option<Arc<SegmentDef>>,
+    /// What the claim model reads here, from the loop's kind and the id.
+    pub(crate) model: ModelRead,
 }
 
 impl SegmentNode {
@@ -612,6 +615,7 @@ impl Grammar {
                             group,
                             match_text: b.matcher.as_deref().map(Into::into),
                             elements: None,
+                            model: ModelRead::of(LoopKind::from_id(&l.id), id),
                         })
                     }
                     (None, Some(child)) => {

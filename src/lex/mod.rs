@@ -458,6 +458,7 @@ impl<'a> Segment<'a> {
     }
 
     /// The bytes of element `n`, empty when the element is absent.
+    #[inline]
     pub fn value(&self, n: usize) -> &'a [u8] {
         self.element_bytes(n).unwrap_or(&[])
     }

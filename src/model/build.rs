@@ -15,7 +15,7 @@ use super::{
 use crate::finding::{AckDetail, Finding, RuleId};
 use crate::grammar::builder::{LoopBuilder, LoopVisitor};
 use crate::grammar::{Form, Grammar, LoopKind, SegmentNode};
-use crate::lex::{element_name, Segment};
+use crate::lex::{element_name, Segment, SegmentId};
 use crate::reader::Block;
 use crate::validate::is_time;
 
@@ -129,6 +129,104 @@ const HI: u32 = key(b"HI");
 const LX: u32 = key(b"LX");
 const SV1: u32 = key(b"SV1");
 const SV2: u32 = key(b"SV2");
+
+/// What the claim model reads from a segment at one place of the grammar,
+/// worked out once per grammar node ([`ModelRead::of`]) so that building
+/// the model is one `match` per segment, and a segment it does not read
+/// costs no call at all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ModelRead {
+    /// Nothing: most segments.
+    #[default]
+    Nothing,
+    /// ST: control number and version.
+    St,
+    /// BHT: creation date.
+    Bht,
+    /// 2010AA NM1: billing provider name and NPI.
+    BillingProviderName,
+    /// 2000B SBR: relationship.
+    Sbr,
+    /// 2010BA NM1: subscriber name and member id.
+    SubscriberName,
+    /// 2010BA DMG: subscriber birth date.
+    SubscriberBirth,
+    /// 2010BB NM1: payer name and id.
+    PayerName,
+    /// 2000C PAT: relationship.
+    Pat,
+    /// 2010CA NM1: patient name.
+    PatientName,
+    /// 2010CA DMG: patient birth date.
+    PatientBirth,
+    /// 2320 AMT or CAS: another payer adjudicated the claim.
+    OtherPayer,
+    /// 2300 CLM.
+    Clm,
+    /// 2300 DTP: a claim date.
+    ClaimDate,
+    /// 2300 REF: prior authorization or payer claim number.
+    ClaimRef,
+    /// 2300 HI: diagnoses.
+    Hi,
+    /// 2400 LX: line number.
+    Lx,
+    /// 2400 SV1: professional service.
+    Sv1,
+    /// 2400 SV2: institutional service.
+    Sv2,
+    /// 2400 DTP: the service date (DTP*472).
+    LineDate,
+    /// 2400 REF: line prior authorization (REF*G1).
+    LineRef,
+}
+
+impl ModelRead {
+    /// What the model reads from segment `id` placed in a loop of `kind`.
+    pub(crate) fn of(kind: LoopKind, id: SegmentId) -> ModelRead {
+        use ModelRead as R;
+        match (kind, id.key()) {
+            (LoopKind::Transaction, ST) => R::St,
+            (LoopKind::Transaction, BHT) => R::Bht,
+            (LoopKind::BillingProviderName, NM1) => R::BillingProviderName,
+            (LoopKind::Subscriber, SBR) => R::Sbr,
+            (LoopKind::SubscriberName, NM1) => R::SubscriberName,
+            (LoopKind::SubscriberName, DMG) => R::SubscriberBirth,
+            (LoopKind::PayerName, NM1) => R::PayerName,
+            (LoopKind::Patient, PAT) => R::Pat,
+            (LoopKind::PatientName, NM1) => R::PatientName,
+            (LoopKind::PatientName, DMG) => R::PatientBirth,
+            (LoopKind::OtherSubscriber, AMT | CAS) => R::OtherPayer,
+            (LoopKind::Claim, CLM) => R::Clm,
+            (LoopKind::Claim, DTP) => R::ClaimDate,
+            (LoopKind::Claim, REF) => R::ClaimRef,
+            (LoopKind::Claim, HI) => R::Hi,
+            (LoopKind::ServiceLine, LX) => R::Lx,
+            (LoopKind::ServiceLine, SV1) => R::Sv1,
+            (LoopKind::ServiceLine, SV2) => R::Sv2,
+            (LoopKind::ServiceLine, DTP) => R::LineDate,
+            (LoopKind::ServiceLine, REF) => R::LineRef,
+            _ => R::Nothing,
+        }
+    }
+
+    /// Whether a value read here can be a finding, so that
+    /// [`check_transaction`] reads it too.
+    fn finds(self) -> bool {
+        use ModelRead as R;
+        matches!(
+            self,
+            R::Bht
+                | R::SubscriberBirth
+                | R::PatientBirth
+                | R::Clm
+                | R::ClaimDate
+                | R::Sv1
+                | R::Sv2
+                | R::LineDate
+        )
+    }
+}
 
 /// `trim_ascii`, with a quick exit for the usual value that has nothing to
 /// trim: every ASCII whitespace byte is at most `b' '`, so a value whose
@@ -400,9 +498,11 @@ impl<'a> ModelBuilder<'a> {
         })
     }
 
-    fn claim_segment(&mut self, id: u32, seg: &Segment<'a>) {
-        match id {
-            CLM => {
+    /// The 2300 loop's segments.
+    #[inline(always)]
+    fn claim_segment(&mut self, read: ModelRead, seg: &Segment<'a>) {
+        match read {
+            ModelRead::Clm => {
                 let total = self.amount(seg, seg.value(2), "CLM02");
                 let claim = self.tx.claims.last_mut().expect("a 2300 loop is open");
                 claim.id = trim(seg.value(1));
@@ -414,7 +514,7 @@ impl<'a> ModelBuilder<'a> {
                     claim.frequency = trim(frequency);
                 }
             }
-            DTP => {
+            ModelRead::ClaimDate => {
                 let read = self.date(seg, 2, seg.value(2), seg.value(3), false);
                 if let Some(dates) = read.filter(|_| self.keep) {
                     self.tx.dates.push(ClaimDate {
@@ -430,7 +530,7 @@ impl<'a> ModelBuilder<'a> {
                         .end = n;
                 }
             }
-            REF if self.keep => {
+            ModelRead::ClaimRef => {
                 let value = trim(seg.value(2));
                 let claim = self.tx.claims.last_mut().expect("a 2300 loop is open");
                 match trim(seg.value(1)) {
@@ -443,7 +543,7 @@ impl<'a> ModelBuilder<'a> {
                     _ => {}
                 }
             }
-            HI if self.keep => {
+            ModelRead::Hi => {
                 let comp = seg.delimiters().component;
                 for e in seg.elements() {
                     let [q, code] = components::<2>(e.as_bytes(), comp);
@@ -492,10 +592,12 @@ impl<'a> ModelBuilder<'a> {
         None
     }
 
-    fn line_segment(&mut self, id: u32, seg: &Segment<'a>) {
+    /// The 2400 loop's segments.
+    #[inline(always)]
+    fn line_segment(&mut self, read: ModelRead, seg: &Segment<'a>) {
         let comp = seg.delimiters().component;
-        match id {
-            LX if self.keep => {
+        match read {
+            ModelRead::Lx => {
                 let v = trim(seg.value(1));
                 // Up to nine digits cannot overflow; anything else goes the
                 // long way, with the same answer.
@@ -510,7 +612,7 @@ impl<'a> ModelBuilder<'a> {
                     .expect("a 2400 loop is open")
                     .number = n;
             }
-            SV1 => {
+            ModelRead::Sv1 => {
                 let Some(units) = self.charge_and_units(seg, (2, "SV1-02"), (4, "SV1-04")) else {
                     return;
                 };
@@ -520,7 +622,7 @@ impl<'a> ModelBuilder<'a> {
                 line.units = units;
                 line.service_position = seg.position();
             }
-            SV2 => {
+            ModelRead::Sv2 => {
                 let Some(units) = self.charge_and_units(seg, (3, "SV2-03"), (5, "SV2-05")) else {
                     return;
                 };
@@ -532,14 +634,14 @@ impl<'a> ModelBuilder<'a> {
                 line.units = units;
                 line.service_position = seg.position();
             }
-            DTP if trim(seg.value(1)) == b"472" => {
+            ModelRead::LineDate if trim(seg.value(1)) == b"472" => {
                 let d = self.date(seg, 2, seg.value(2), seg.value(3), false);
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
                 if line.service_date.is_none() {
                     line.service_date = d;
                 }
             }
-            REF if self.keep && trim(seg.value(1)) == b"G1" => {
+            ModelRead::LineRef if trim(seg.value(1)) == b"G1" => {
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
                 if line.prior_authorization.is_none() {
                     line.prior_authorization = Some(trim(seg.value(2)));
@@ -629,14 +731,13 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
     }
 
     #[inline]
-    fn segment(&mut self, g: &Grammar, l: usize, seg: &Segment<'a>, node: Option<&SegmentNode>) {
+    fn segment(&mut self, _g: &Grammar, _l: usize, seg: &Segment<'a>, node: Option<&SegmentNode>) {
         let Some(node) = node else { return };
-        // One integer per id, not a byte-string compare per arm.
-        let id = node.id.key();
-        // Without `keep`, most segments hold nothing a finding reads: say
-        // so before the call.
-        if self.keep || matches!(id, BHT | DMG | CLM | DTP | SV1 | SV2) {
-            self.model_segment(g, l, seg, id);
+        // Most segments hold nothing the model reads, and without `keep`
+        // most of the rest nothing a finding reads: say so before the call.
+        let read = node.model;
+        if read != ModelRead::Nothing && (self.keep || read.finds()) {
+            self.model_segment(read, seg);
         }
     }
 }
@@ -644,15 +745,23 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
 impl<'a> ModelBuilder<'a> {
     /// [`LoopVisitor::segment`] for a segment the model reads.
     #[inline(never)]
-    fn model_segment(&mut self, g: &Grammar, l: usize, seg: &Segment<'a>, id: u32) {
-        match g.loops[l].kind {
-            LoopKind::ServiceLine if !self.tx.lines.is_empty() => self.line_segment(id, seg),
-            LoopKind::Claim if !self.tx.claims.is_empty() => self.claim_segment(id, seg),
-            LoopKind::Transaction if id == ST => {
+    fn model_segment(&mut self, read: ModelRead, seg: &Segment<'a>) {
+        use ModelRead as R;
+        match read {
+            R::Lx if !self.tx.lines.is_empty() => self.line_segment(R::Lx, seg),
+            R::Sv1 if !self.tx.lines.is_empty() => self.line_segment(R::Sv1, seg),
+            R::Sv2 if !self.tx.lines.is_empty() => self.line_segment(R::Sv2, seg),
+            R::LineDate if !self.tx.lines.is_empty() => self.line_segment(R::LineDate, seg),
+            R::LineRef if !self.tx.lines.is_empty() => self.line_segment(R::LineRef, seg),
+            R::Clm if !self.tx.claims.is_empty() => self.claim_segment(R::Clm, seg),
+            R::ClaimDate if !self.tx.claims.is_empty() => self.claim_segment(R::ClaimDate, seg),
+            R::ClaimRef if !self.tx.claims.is_empty() => self.claim_segment(R::ClaimRef, seg),
+            R::Hi if !self.tx.claims.is_empty() => self.claim_segment(R::Hi, seg),
+            R::St => {
                 self.tx.control_number = trim(seg.value(2));
                 self.tx.version = trim(seg.value(3));
             }
-            LoopKind::Transaction if id == BHT => {
+            R::Bht => {
                 let v = seg.value(4);
                 if !v.is_empty() {
                     match date8(trim(v)) {
@@ -668,25 +777,25 @@ impl<'a> ModelBuilder<'a> {
                     }
                 }
             }
-            LoopKind::BillingProviderName if id == NM1 && self.keep => {
+            R::BillingProviderName => {
                 if let Some(bp) = self.tx.billing_providers.last_mut() {
                     bp.name = trim(seg.value(3));
                     bp.npi = trim(seg.value(9));
                 }
             }
-            LoopKind::Subscriber if id == SBR && self.keep => {
+            R::Sbr => {
                 if let Some(s) = self.tx.subscribers.last_mut() {
                     s.relationship = trim(seg.value(2));
                 }
             }
-            LoopKind::SubscriberName if id == NM1 && self.keep => {
+            R::SubscriberName => {
                 if let Some(s) = self.tx.subscribers.last_mut() {
                     s.last_name = trim(seg.value(3));
                     s.first_name = trim(seg.value(4));
                     s.member_id = trim(seg.value(9));
                 }
             }
-            LoopKind::SubscriberName if id == DMG => {
+            R::SubscriberBirth => {
                 let d = self
                     .date(seg, 1, seg.value(1), seg.value(2), true)
                     .map(|d| d.from);
@@ -694,24 +803,24 @@ impl<'a> ModelBuilder<'a> {
                     s.birth_date = d;
                 }
             }
-            LoopKind::PayerName if id == NM1 && self.keep => {
+            R::PayerName => {
                 if let Some(s) = self.tx.subscribers.last_mut() {
                     s.payer_name = trim(seg.value(3));
                     s.payer_id = trim(seg.value(9));
                 }
             }
-            LoopKind::Patient if id == PAT && self.keep => {
+            R::Pat => {
                 if let Some(p) = self.tx.patients.last_mut() {
                     p.relationship = trim(seg.value(1));
                 }
             }
-            LoopKind::PatientName if id == NM1 && self.keep => {
+            R::PatientName => {
                 if let Some(p) = self.tx.patients.last_mut() {
                     p.last_name = trim(seg.value(3));
                     p.first_name = trim(seg.value(4));
                 }
             }
-            LoopKind::PatientName if id == DMG => {
+            R::PatientBirth => {
                 let d = self
                     .date(seg, 1, seg.value(1), seg.value(2), true)
                     .map(|d| d.from);
@@ -719,7 +828,7 @@ impl<'a> ModelBuilder<'a> {
                     p.birth_date = d;
                 }
             }
-            LoopKind::OtherSubscriber if (id == AMT || id == CAS) && self.keep => {
+            R::OtherPayer => {
                 if let Some(c) = self.tx.claims.last_mut() {
                     c.other_payer_adjudication = true;
                 }

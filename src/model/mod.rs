@@ -15,6 +15,7 @@ mod build;
 use std::ops::Range;
 
 pub use amount::Amount;
+pub(crate) use build::ModelRead;
 pub use build::{
     build_transaction, check_balances, check_transaction, parse_date_value, DateError,
     ModelBuilder, TransactionCounts,
