@@ -23,7 +23,7 @@ use std::sync::Arc;
 use super::{pack_code, pack_word, Grammar, LoopDef, LoopNode, Node, QuickMatch, SegmentNode};
 use crate::codes::CodeLists;
 use crate::finding::{AckDetail, Finding, Position, RuleId};
-use crate::lex::{Segment, SegmentId};
+use crate::lex::{Delimiters, Segment, SegmentId};
 use crate::validate::ElementChecker;
 
 /// Receives the loop tree as the builder finds it.
@@ -136,9 +136,10 @@ impl<'s, 'a> Qual<'s, 'a> {
 
 /// Where a segment goes within one open loop, as the search over that
 /// loop's body finds it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Step {
     /// Nowhere in this loop: try the parent.
+    #[default]
     NotHere,
     /// A new repeat of this loop (the segment is its trigger).
     Repeat,
@@ -204,6 +205,102 @@ impl StepSlot {
 }
 
 const STEP_SLOTS: usize = 512;
+
+/// A step remembered per builder state, by the bytes that decide it.
+///
+/// Within one state (the innermost open loop, its position group, and
+/// whether it is the root) the step a segment takes is decided by its id
+/// and, for ids whose nodes test a qualifier, by that qualifier. When the
+/// qualifier is element 1 (or there is none), the segment's first bytes up
+/// to the separator after it decide the step, so the step is remembered
+/// against those bytes: the usual segment is placed with one word compare,
+/// before its id is parsed, its qualifier read or a hash probed. (An 837
+/// moves through few states, each mostly followed by one or two kinds of
+/// segment.) Two entries per set, the newest first.
+#[derive(Clone, Copy, Debug, Default)]
+struct Memo {
+    /// [`Memo::state`]; 0 for an empty entry.
+    state: u64,
+    /// How many leading bytes decide the step (3..=8).
+    len: u32,
+    /// Those bytes, little-endian, zero above `len`.
+    prefix: u64,
+    step: Step,
+}
+
+const MEMO_SETS: usize = 256;
+
+impl Memo {
+    /// The state key, with the separators the prefix was read with (the
+    /// numbers fit: see [`StepCache::fits`]).
+    #[inline(always)]
+    fn state(def: usize, root: bool, group: u32, d: Delimiters) -> u64 {
+        1 << 63
+            | u64::from(d.component) << 25
+            | u64::from(d.element) << 17
+            | (def as u64) << 9
+            | u64::from(group) << 1
+            | u64::from(root)
+    }
+
+    /// The set of a state and a segment's first three bytes (which every
+    /// decisive prefix holds: a two-byte id and its separator at least), so
+    /// that the segments that follow one state spread over sets.
+    #[inline(always)]
+    fn set(state: u64, head: u64) -> usize {
+        let x = state << 24 ^ (head & 0xFF_FFFF);
+        (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize & (MEMO_SETS - 1)
+    }
+
+    /// The segment's first eight bytes, zero-padded.
+    #[inline(always)]
+    fn head(b: &[u8]) -> u64 {
+        if b.len() >= 8 {
+            crate::lex::load8(b)
+        } else {
+            crate::lex::load_short(b)
+        }
+    }
+
+    #[inline(always)]
+    fn hits(&self, state: u64, head: u64, seg_len: usize) -> bool {
+        self.state == state
+            && self.len as usize <= seg_len
+            && head & (u64::MAX >> (64 - 8 * self.len)) == self.prefix
+    }
+
+    /// How many leading bytes of a segment with this `head` decide its
+    /// step: the id and its separator, and when the id's nodes test element
+    /// 1 or its first component (`qual_at`), that value and the separator
+    /// after it; `None` when that is more than eight bytes or the
+    /// qualifier is elsewhere.
+    fn decisive_len(
+        head: u64,
+        seg_len: usize,
+        d: Delimiters,
+        qual_at: Option<(u16, u16)>,
+    ) -> Option<u32> {
+        let hits = |b: u8| crate::lex::zero_bytes(head ^ u64::from_ne_bytes([b; 8]));
+        let valid = if seg_len >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * seg_len)) - 1
+        };
+        let elements = hits(d.element) & valid;
+        let first = elements.trailing_zeros() / 8;
+        if !(2..=3).contains(&first) {
+            return None;
+        }
+        // The separators after the id's that end the qualifier.
+        let ends = match qual_at {
+            None => return Some(first + 1),
+            Some((1, 0)) => elements,
+            Some((1, 1)) => elements | (hits(d.component) & valid),
+            Some(_) => return None,
+        } & !(u64::MAX >> (56 - 8 * first));
+        (ends != 0).then(|| ends.trailing_zeros() / 8 + 1)
+    }
+}
 
 impl StepCache {
     fn new(g: &Grammar) -> StepCache {
@@ -330,6 +427,7 @@ pub struct LoopBuilder<'g> {
     last_position: Position,
     elements: Option<ElementChecker>,
     steps: StepCache,
+    memo: Box<[[Memo; 2]]>,
 }
 
 impl<'g> LoopBuilder<'g> {
@@ -346,6 +444,7 @@ impl<'g> LoopBuilder<'g> {
             last_position: Position::default(),
             elements: None,
             steps: StepCache::new(grammar),
+            memo: vec![[Memo::default(); 2]; MEMO_SETS].into_boxed_slice(),
         }
     }
 
@@ -354,6 +453,13 @@ impl<'g> LoopBuilder<'g> {
     /// code lists.
     pub fn with_element_checks(mut self, codes: Arc<CodeLists>) -> LoopBuilder<'g> {
         self.elements = Some(ElementChecker::new(codes, self.label.clone()));
+        self
+    }
+
+    /// The builder without its memo: every segment takes the general path.
+    #[cfg(test)]
+    fn without_memo(mut self) -> LoopBuilder<'g> {
+        self.memo = Box::new([]);
         self
     }
 
@@ -408,6 +514,38 @@ impl<'g> LoopBuilder<'g> {
         sink: &mut dyn FnMut(Finding),
     ) {
         self.last_position = seg.position();
+        // The usual segment: its state remembers the step for its first
+        // bytes (see [`Memo`]).
+        let b = seg.as_bytes();
+        let head = Memo::head(b);
+        if let Some(top) = self.stack.last() {
+            let d = self.stack.len() - 1;
+            let state = Memo::state(top.def, d == 0, top.group, seg.delimiters());
+            // (An empty memo, for tests, remembers nothing.)
+            let hit = match self.memo.get(Memo::set(state, head)) {
+                Some(set) if set[0].hits(state, head, b.len()) => Some(set[0].step),
+                Some(set) if set[1].hits(state, head, b.len()) => Some(set[1].step),
+                _ => None,
+            };
+            match hit {
+                Some(Step::NotHere) => return self.feed_general(seg, head, true, v, sink),
+                Some(step) => return self.place(d, step, seg, v, sink),
+                None => {}
+            }
+        }
+        self.feed_general(seg, head, false, v, sink);
+    }
+
+    /// [`LoopBuilder::feed`] for a segment its state does not remember,
+    /// or (`not_top`) remembers as not placed in the innermost loop.
+    fn feed_general<'a, V: LoopVisitor<'a> + ?Sized>(
+        &mut self,
+        seg: &Segment<'a>,
+        head: u64,
+        not_top: bool,
+        v: &mut V,
+        sink: &mut dyn FnMut(Finding),
+    ) {
         let Some(id) = seg.id() else {
             let shown = String::from_utf8_lossy(&seg.id_bytes()[..seg.id_bytes().len().min(12)])
                 .into_owned();
@@ -448,8 +586,9 @@ impl<'g> LoopBuilder<'g> {
         let mut q = Qual::new(seg, id);
         // The qualifier is read once, where every node of this id reads it;
         // with it the search within each loop is a cache probe.
+        let qual_at = self.steps.qual_at(id);
         let cacheable = self.steps.usable
-            && match self.steps.qual_at(id) {
+            && match qual_at {
                 None => true,
                 Some((u16::MAX, _)) => false,
                 Some(at) => {
@@ -457,10 +596,11 @@ impl<'g> LoopBuilder<'g> {
                     q.key != u64::MAX
                 }
             };
-        for d in (0..self.stack.len()).rev() {
-            let (def_idx, group, base) = {
+        let top = self.stack.len() - 1;
+        for d in (0..self.stack.len() - usize::from(not_top)).rev() {
+            let (def_idx, group) = {
                 let f = &self.stack[d];
-                (f.def, f.group, f.base)
+                (f.def, f.group)
             };
             let def: &'g LoopDef = &self.g.loops[def_idx];
             let key = cacheable.then(|| StepCache::key(def_idx, d == 0, group, id));
@@ -478,63 +618,12 @@ impl<'g> LoopBuilder<'g> {
                 }
                 None => Self::search(def, d == 0, group, &mut q),
             };
-            match step {
-                Step::NotHere => continue,
-                Step::Node(i) => match &def.body[i] {
-                    Node::Segment(sn) => {
-                        if self.stack.len() > d + 1 {
-                            self.close_to(d + 1, seg.position(), v, sink);
-                        }
-                        if sn.group > group {
-                            self.report_missing(&self.stack[d], sn.group, seg.position(), sink);
-                        }
-                        self.stack[d].group = sn.group;
-                        self.stack[d].filled |= def.required_bit(i);
-                        self.counts[base + i] += 1;
-                        if sn.max.is_some_and(|m| self.counts[base + i] > m) {
-                            sink(
-                                self.finding(
-                                    RuleId::RepeatExceeded,
-                                    seg.position(),
-                                    format!(
-                                        "{id} is used more than {} time(s) in loop {}",
-                                        sn.max.unwrap_or(0),
-                                        def.id
-                                    ),
-                                )
-                                .with_ack(AckDetail::segment("5").in_loop(&def.id)),
-                            );
-                        }
-                        self.check_elements(sn, seg, sink);
-                        v.segment(self.g, def_idx, seg, Some(sn));
-                        return;
-                    }
-                    Node::Loop(LoopNode { index, group, .. }) => {
-                        if self.stack.len() > d + 1 {
-                            self.close_to(d + 1, seg.position(), v, sink);
-                        }
-                        if *group > self.stack[d].group {
-                            self.report_missing(&self.stack[d], *group, seg.position(), sink);
-                        }
-                        self.stack[d].group = *group;
-                        self.stack[d].filled |= def.required_bit(i);
-                        self.counts[base + i] += 1;
-                        self.check_loop_repeat(*index, self.counts[base + i], seg, sink);
-                        self.push(*index, i, seg, v, sink);
-                        return;
-                    }
-                },
-                Step::Repeat => {
-                    let node_in_parent = self.stack[d].node_in_parent;
-                    self.close_to(d, seg.position(), v, sink);
-                    let pbase = self.stack[d - 1].base;
-                    let pdef = self.stack[d - 1].def;
-                    self.stack[d - 1].filled |= self.g.loops[pdef].required_bit(node_in_parent);
-                    self.counts[pbase + node_in_parent] += 1;
-                    self.check_loop_repeat(def_idx, self.counts[pbase + node_in_parent], seg, sink);
-                    self.push(def_idx, node_in_parent, seg, v, sink);
-                    return;
-                }
+            if d == top && cacheable && !not_top {
+                self.remember(def_idx, d == 0, group, seg, head, qual_at, step);
+            }
+            if step != Step::NotHere {
+                self.place(d, step, seg, v, sink);
+                return;
             }
         }
         let at = self.current_loop().unwrap_or(0);
@@ -547,6 +636,113 @@ impl<'g> LoopBuilder<'g> {
             ),
         ));
         v.segment(self.g, at, seg, None);
+    }
+
+    /// Remembers `step` for the state of the innermost loop and the bytes
+    /// of `seg` that decide it, when there are eight or fewer of them.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn remember(
+        &mut self,
+        def: usize,
+        root: bool,
+        group: u32,
+        seg: &Segment<'_>,
+        head: u64,
+        qual_at: Option<(u16, u16)>,
+        step: Step,
+    ) {
+        let b = seg.as_bytes();
+        let Some(len) = Memo::decisive_len(head, b.len(), seg.delimiters(), qual_at) else {
+            return;
+        };
+        let state = Memo::state(def, root, group, seg.delimiters());
+        let Some(set) = self.memo.get_mut(Memo::set(state, head)) else {
+            return;
+        };
+        if !set[0].hits(state, head, b.len()) {
+            set[1] = set[0];
+        }
+        set[0] = Memo {
+            state,
+            len,
+            prefix: head & (u64::MAX >> (64 - 8 * len)),
+            step,
+        };
+    }
+
+    /// Places `seg` by `step` (not [`Step::NotHere`]), found in the open
+    /// loop at depth `d`.
+    #[inline(always)]
+    fn place<'a, V: LoopVisitor<'a> + ?Sized>(
+        &mut self,
+        d: usize,
+        step: Step,
+        seg: &Segment<'a>,
+        v: &mut V,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        let (def_idx, group, base) = {
+            let f = &self.stack[d];
+            (f.def, f.group, f.base)
+        };
+        let def: &'g LoopDef = &self.g.loops[def_idx];
+        match step {
+            Step::NotHere => unreachable!("a step that places the segment"),
+            Step::Node(i) => match &def.body[i] {
+                Node::Segment(sn) => {
+                    if self.stack.len() > d + 1 {
+                        self.close_to(d + 1, seg.position(), v, sink);
+                    }
+                    if sn.group > group {
+                        self.report_missing(&self.stack[d], sn.group, seg.position(), sink);
+                    }
+                    self.stack[d].group = sn.group;
+                    self.stack[d].filled |= def.required_bit(i);
+                    self.counts[base + i] += 1;
+                    if sn.max.is_some_and(|m| self.counts[base + i] > m) {
+                        sink(
+                            self.finding(
+                                RuleId::RepeatExceeded,
+                                seg.position(),
+                                format!(
+                                    "{} is used more than {} time(s) in loop {}",
+                                    sn.id,
+                                    sn.max.unwrap_or(0),
+                                    def.id
+                                ),
+                            )
+                            .with_ack(AckDetail::segment("5").in_loop(&def.id)),
+                        );
+                    }
+                    self.check_elements(sn, seg, sink);
+                    v.segment(self.g, def_idx, seg, Some(sn));
+                }
+                Node::Loop(LoopNode { index, group, .. }) => {
+                    if self.stack.len() > d + 1 {
+                        self.close_to(d + 1, seg.position(), v, sink);
+                    }
+                    if *group > self.stack[d].group {
+                        self.report_missing(&self.stack[d], *group, seg.position(), sink);
+                    }
+                    self.stack[d].group = *group;
+                    self.stack[d].filled |= def.required_bit(i);
+                    self.counts[base + i] += 1;
+                    self.check_loop_repeat(*index, self.counts[base + i], seg, sink);
+                    self.push(*index, i, seg, v, sink);
+                }
+            },
+            Step::Repeat => {
+                let node_in_parent = self.stack[d].node_in_parent;
+                self.close_to(d, seg.position(), v, sink);
+                let pbase = self.stack[d - 1].base;
+                let pdef = self.stack[d - 1].def;
+                self.stack[d - 1].filled |= self.g.loops[pdef].required_bit(node_in_parent);
+                self.counts[pbase + node_in_parent] += 1;
+                self.check_loop_repeat(def_idx, self.counts[pbase + node_in_parent], seg, sink);
+                self.push(def_idx, node_in_parent, seg, v, sink);
+            }
+        }
     }
 
     /// Where the segment in `q` goes within one open loop: the first
@@ -884,6 +1080,106 @@ mod tests {
             }
         }
         assert!(checked > 10_000);
+    }
+
+    /// Every segment of every transaction in `input`, with the form its
+    /// ST03 declares.
+    fn transactions(input: &[u8]) -> Vec<(bool, Vec<Segment<'_>>)> {
+        let mut out = Vec::new();
+        let mut rdr = crate::reader::Reader::new(input, "t");
+        let mut block = crate::reader::Block::new();
+        let mut blocks = Vec::new();
+        while rdr.read_block(&mut block, &mut |_| {}).expect("readable") {
+            if block.kind() == crate::reader::BlockKind::Transaction {
+                blocks.push(block.clone());
+            }
+        }
+        // Segments borrow the blocks: leak them for the test's length.
+        for b in Box::leak(blocks.into_boxed_slice()).iter() {
+            let segs: Vec<Segment<'_>> = b.segments().collect();
+            let institutional = segs[0].value(3).starts_with(b"005010X223");
+            out.push((institutional, segs));
+        }
+        out
+    }
+
+    /// The memo places every segment where the general path does: the same
+    /// events and findings with it and without it, over the samples, the
+    /// test inputs, all of them read by one builder (separators change
+    /// between interchanges), and edits that drop, repeat and swap
+    /// segments so that the builder reaches states and stray segments a
+    /// clean file never shows.
+    #[test]
+    fn memo_agrees_with_the_general_path() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        for dir in ["samples", "tests/data"] {
+            let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+                .expect("readable directory")
+                .map(|e| e.expect("entry").path())
+                .filter(|p| p.extension().is_some_and(|x| x == "edi"))
+                .collect();
+            files.sort();
+            inputs.extend(files.iter().map(|f| std::fs::read(f).expect("readable")));
+        }
+        assert!(inputs.len() > 40);
+        inputs.push(inputs.concat());
+        // A root that repeats a segment it has no place for.
+        inputs.push(b"ISA*00*          *00*          *ZZ*S              *ZZ*R              *240105*0930*^*00501*000000001*0*P*:~GS*HC*S*R*20240105*0930*1*X*005010X222A1~ST*837*0001*005010X222A1~NTE*A~NTE*A~BHT*0019*00*1*20240105*0930*CH~SE*5*0001~GE*1*1~IEA*1*000000001~".to_vec());
+        let gs = Grammars::embedded();
+        let mut checked = 0usize;
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut memo = [
+            LoopBuilder::new(&gs.professional, "t"),
+            LoopBuilder::new(&gs.institutional, "t"),
+        ];
+        let mut general = [
+            LoopBuilder::new(&gs.professional, "t").without_memo(),
+            LoopBuilder::new(&gs.institutional, "t").without_memo(),
+        ];
+        for input in &inputs {
+            for (institutional, segs) in transactions(input) {
+                let k = usize::from(institutional);
+                let mut edits = vec![segs.clone()];
+                for _ in 0..40 {
+                    let mut e = segs.clone();
+                    for _ in 0..1 + next(3) {
+                        let i = 1 + next(e.len() - 1);
+                        match next(3) {
+                            0 => {
+                                e.remove(i);
+                            }
+                            1 => e.insert(i, e[i]),
+                            _ => e.swap(i - 1, i),
+                        }
+                        if e.len() < 2 {
+                            break;
+                        }
+                    }
+                    edits.push(e);
+                }
+                for e in &edits {
+                    let run = |b: &mut LoopBuilder<'_>| {
+                        let mut t = Trace::default();
+                        let mut f = Vec::new();
+                        for s in e {
+                            b.feed(s, &mut t, &mut |x| f.push(format!("{x:?}")));
+                        }
+                        b.finish(&mut t, &mut |x| f.push(format!("{x:?}")));
+                        (t.0, f)
+                    };
+                    assert_eq!(run(&mut memo[k]), run(&mut general[k]));
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 2_000, "{checked}");
     }
 
     #[test]
