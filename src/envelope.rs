@@ -104,7 +104,8 @@ impl EnvelopeChecker {
     pub fn new(label: impl Into<Arc<str>>) -> EnvelopeChecker {
         EnvelopeChecker {
             label: label.into(),
-            grammars: Grammars::embedded(),
+            // (Versions only: the element definitions are not needed.)
+            grammars: Grammars::structure(),
             interchange: None,
             group: None,
             interchange_ids: HashSet::new(),

@@ -352,7 +352,11 @@ struct Builders {
 
 impl Builders {
     fn new(label: &Arc<str>, codes: Option<Arc<CodeLists>>) -> Builders {
-        let grammars = Grammars::embedded();
+        // Only element checks read the element definitions.
+        let grammars = match codes {
+            Some(_) => Grammars::embedded(),
+            None => Grammars::structure(),
+        };
         let mut professional = LoopBuilder::new(&grammars.professional, label.clone());
         let mut institutional = LoopBuilder::new(&grammars.institutional, label.clone());
         if let Some(codes) = codes {

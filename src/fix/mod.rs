@@ -970,7 +970,7 @@ pub fn fix_to<R: Read>(
         .max_transaction_bytes(opts.max_transaction_bytes)
         .from_reader(rdr, label.clone());
     let mut envelope = EnvelopeChecker::new(label.clone());
-    let grammars = Grammars::embedded();
+    let grammars = Grammars::structure();
     let mut professional = LoopBuilder::new(&grammars.professional, label.clone());
     let mut institutional = LoopBuilder::new(&grammars.institutional, label.clone());
     let mut block = Block::new();

@@ -779,7 +779,7 @@ pub const EMBEDDED_837P_ELEMENTS: &str = include_str!("../../grammar/837p-elemen
 pub const EMBEDDED_837I_ELEMENTS: &str = include_str!("../../grammar/837i-elements.toml");
 
 impl Grammars {
-    /// The embedded maps, compiled once.
+    /// The embedded maps with their element definitions, compiled once.
     ///
     /// # Panics
     ///
@@ -798,6 +798,30 @@ impl Grammars {
                 .expect("the embedded 837P map is valid"),
             institutional: Grammar::from_toml(EMBEDDED_837I)
                 .and_then(|g| g.with_elements(EMBEDDED_837I_ELEMENTS))
+                .expect("the embedded 837I map is valid"),
+        })
+    }
+
+    /// The embedded maps without their element definitions, compiled once:
+    /// all that reading the loop structure and the claim model needs. The
+    /// element definitions are most of the maps' start-up (about 15 ms),
+    /// which `parse`, `fix` and a scan without element checks skip.
+    ///
+    /// ```
+    /// let g = scrub837::grammar::Grammars::structure();
+    /// let clm = g.professional.loops.iter().flat_map(|l| &l.body).find_map(|n| match n {
+    ///     scrub837::grammar::Node::Segment(s) if s.id.as_bytes() == b"CLM" => Some(s),
+    ///     _ => None,
+    /// });
+    /// assert!(clm.is_some_and(|s| s.elements.is_none()));
+    /// assert_eq!(g.professional.loops.len(), scrub837::grammar::Grammars::embedded().professional.loops.len());
+    /// ```
+    pub fn structure() -> &'static Grammars {
+        static CELL: OnceLock<Grammars> = OnceLock::new();
+        CELL.get_or_init(|| Grammars {
+            professional: Grammar::from_toml(EMBEDDED_837P)
+                .expect("the embedded 837P map is valid"),
+            institutional: Grammar::from_toml(EMBEDDED_837I)
                 .expect("the embedded 837I map is valid"),
         })
     }

@@ -284,7 +284,7 @@ fn walk<W: Write>(
         .max_transaction_bytes(max)
         .from_reader(rdr, label);
     let mut envelope = EnvelopeChecker::new(label);
-    let grammars = Grammars::embedded();
+    let grammars = Grammars::structure();
     let mut block = Block::new();
     let mut sink = |f: Finding| findings.push(f);
     let mut professional = LoopBuilder::new(&grammars.professional, label);
