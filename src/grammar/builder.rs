@@ -392,6 +392,10 @@ struct OpenLoop {
     /// The required body nodes filled so far, as
     /// [`LoopDef::required_bit`]s: what `counts` says, in one word.
     filled: u64,
+    /// Bit `i`: `counts[base + i]` holds node `i`'s count (for the first 64
+    /// nodes; the rest are zeroed when the loop opens). A node not seen has
+    /// count 0 whatever the slot holds, so opening a loop writes no slots.
+    seen: u64,
     opened_at: Position,
     /// HL01 of this loop's HL, when the loop is an HL level.
     hl_id: Option<u64>,
@@ -420,7 +424,10 @@ pub struct LoopBuilder<'g> {
     g: &'g Grammar,
     label: Arc<str>,
     stack: Vec<OpenLoop>,
+    /// Per open loop, a slot per body node from its `base` (see
+    /// [`OpenLoop::seen`]); `counts_top` is the end of the innermost one's.
     counts: Vec<u32>,
+    counts_top: usize,
     next_hl: u64,
     hl_trigger: SegmentId,
     /// The last segment fed: where loops still open at the end are closed.
@@ -439,6 +446,7 @@ impl<'g> LoopBuilder<'g> {
             label: label.into(),
             stack: Vec::with_capacity(16),
             counts: Vec::with_capacity(256),
+            counts_top: 0,
             next_hl: 1,
             hl_trigger: SegmentId::new(b"HL"),
             last_position: Position::default(),
@@ -493,7 +501,7 @@ impl<'g> LoopBuilder<'g> {
     /// Resets the builder for a new transaction.
     pub fn reset(&mut self) {
         self.stack.clear();
-        self.counts.clear();
+        self.counts_top = 0;
         self.next_hl = 1;
     }
 
@@ -682,9 +690,9 @@ impl<'g> LoopBuilder<'g> {
         v: &mut V,
         sink: &mut dyn FnMut(Finding),
     ) {
-        let (def_idx, group, base) = {
+        let (def_idx, group) = {
             let f = &self.stack[d];
-            (f.def, f.group, f.base)
+            (f.def, f.group)
         };
         let def: &'g LoopDef = &self.g.loops[def_idx];
         match step {
@@ -699,8 +707,8 @@ impl<'g> LoopBuilder<'g> {
                     }
                     self.stack[d].group = sn.group;
                     self.stack[d].filled |= def.required_bit(i);
-                    self.counts[base + i] += 1;
-                    if sn.max.is_some_and(|m| self.counts[base + i] > m) {
+                    let count = self.bump(d, i);
+                    if sn.max.is_some_and(|m| count > m) {
                         sink(
                             self.finding(
                                 RuleId::RepeatExceeded,
@@ -727,19 +735,18 @@ impl<'g> LoopBuilder<'g> {
                     }
                     self.stack[d].group = *group;
                     self.stack[d].filled |= def.required_bit(i);
-                    self.counts[base + i] += 1;
-                    self.check_loop_repeat(*index, self.counts[base + i], seg, sink);
+                    let count = self.bump(d, i);
+                    self.check_loop_repeat(*index, count, seg, sink);
                     self.push(*index, i, seg, v, sink);
                 }
             },
             Step::Repeat => {
                 let node_in_parent = self.stack[d].node_in_parent;
                 self.close_to(d, seg.position(), v, sink);
-                let pbase = self.stack[d - 1].base;
                 let pdef = self.stack[d - 1].def;
                 self.stack[d - 1].filled |= self.g.loops[pdef].required_bit(node_in_parent);
-                self.counts[pbase + node_in_parent] += 1;
-                self.check_loop_repeat(def_idx, self.counts[pbase + node_in_parent], seg, sink);
+                let count = self.bump(d - 1, node_in_parent);
+                self.check_loop_repeat(def_idx, count, seg, sink);
                 self.push(def_idx, node_in_parent, seg, v, sink);
             }
         }
@@ -794,9 +801,16 @@ impl<'g> LoopBuilder<'g> {
         sink: &mut dyn FnMut(Finding),
     ) {
         let l = &self.g.loops[def];
-        let base = self.counts.len();
-        self.counts.resize(base + l.body.len(), 0);
+        let base = self.counts_top;
+        self.counts_top = base + l.body.len();
+        if self.counts.len() < self.counts_top {
+            self.counts.resize(self.counts_top, 0);
+        }
+        // The trigger counts once; past the 64 nodes `seen` covers, zeros.
         self.counts[base] = 1;
+        if l.body.len() > 64 {
+            self.counts[base + 64..self.counts_top].fill(0);
+        }
         let (hl_id, hl_has_children) = if l.trigger().id == self.hl_trigger {
             self.check_hl(seg, sink)
         } else {
@@ -809,6 +823,7 @@ impl<'g> LoopBuilder<'g> {
             group: l.trigger().group,
             base,
             filled: l.required_bit(0),
+            seen: 1,
             opened_at: seg.position(),
             hl_id,
             hl_has_children,
@@ -904,6 +919,34 @@ impl<'g> LoopBuilder<'g> {
         (hl_id, hl_has_children)
     }
 
+    /// How often body node `i` of `open` was filled.
+    #[inline(always)]
+    fn count(&self, open: &OpenLoop, i: usize) -> u32 {
+        if i < 64 && open.seen & 1 << i == 0 {
+            0
+        } else {
+            self.counts[open.base + i]
+        }
+    }
+
+    /// Counts one more fill of body node `i` of the open loop at depth
+    /// `d`; the new count.
+    #[inline(always)]
+    fn bump(&mut self, d: usize, i: usize) -> u32 {
+        let f = &mut self.stack[d];
+        let slot = &mut self.counts[f.base + i];
+        let before = if i < 64 && f.seen & 1 << i == 0 {
+            0
+        } else {
+            *slot
+        };
+        if i < 64 {
+            f.seen |= 1 << i;
+        }
+        *slot = before + 1;
+        *slot
+    }
+
     /// Reports the required nodes of `open` in position groups from its
     /// current one up to `to` that were never filled, at `at`: where the
     /// gap is noticed, as a 999 reports it.
@@ -916,32 +959,30 @@ impl<'g> LoopBuilder<'g> {
         sink: &mut dyn FnMut(Finding),
     ) {
         // Nearly always nothing is missing: say so without the call.
-        let (def, base, from) = (open.def, open.base, open.group);
+        let (def, from) = (open.def, open.group);
         let l = &self.g.loops[def];
         let nothing_missing = match l.required_mask(from, to) {
             Some(mask) => mask & !open.filled == 0,
-            None => l.required_in(from, to).all(|i| self.counts[base + i] != 0),
+            None => l.required_in(from, to).all(|i| self.count(open, i) != 0),
         };
         if nothing_missing {
             return;
         }
-        self.report_missing_cold(def, base, from, to, at, sink);
+        self.report_missing_cold(open, to, at, sink);
     }
 
     #[cold]
     #[inline(never)]
     fn report_missing_cold(
         &self,
-        def: usize,
-        base: usize,
-        from: u32,
+        open: &OpenLoop,
         to: u32,
         at: Position,
         sink: &mut dyn FnMut(Finding),
     ) {
-        let l = &self.g.loops[def];
-        for i in l.required_in(from, to) {
-            if self.counts[base + i] != 0 {
+        let l = &self.g.loops[open.def];
+        for i in l.required_in(open.group, to) {
+            if self.count(open, i) != 0 {
                 continue;
             }
             let (what, missing_id, loop_id) = match &l.body[i] {
@@ -1008,7 +1049,7 @@ impl<'g> LoopBuilder<'g> {
                     );
                 }
             }
-            self.counts.truncate(f.base);
+            self.counts_top = f.base;
             v.close(self.g, f.def);
         }
     }
@@ -1301,6 +1342,52 @@ mod tests {
             findings.iter().any(|f| f.rule == RuleId::RepeatExceeded),
             "{findings:#?}"
         );
+    }
+
+    /// Counts start again in every loop instance, though a new instance
+    /// reuses the slots of the one before (see [`OpenLoop::seen`]).
+    #[test]
+    fn counts_are_per_loop_instance() {
+        let g = &Grammars::embedded().professional;
+        let line = "LX*1~SV1*HC:99213*1*UN*1***1~DTP*472*D8*20231215~";
+        let claim = |lines: usize| {
+            format!(
+                "CLM*PCN1*{lines}***11:B:1*Y*A*Y*Y~HI*ABK:J069~{}",
+                line.repeat(lines)
+            )
+        };
+        let with = |claims: &str| {
+            let start = PRIMER.find("CLM*").expect("a claim");
+            let end = PRIMER.find("SE*").expect("a trailer");
+            format!("{}{claims}{}", &PRIMER[..start], &PRIMER[end..])
+        };
+        let repeats = |text: &str| {
+            build(g, text)
+                .1
+                .iter()
+                .filter(|f| f.rule == RuleId::RepeatExceeded)
+                .map(|f| f.message.clone())
+                .collect::<Vec<_>>()
+        };
+        // 2400 repeats at most 50 times per claim.
+        assert_eq!(repeats(&with(&claim(50).repeat(3))), Vec::<String>::new());
+        let over = repeats(&with(&format!("{}{}", claim(50), claim(51))));
+        assert_eq!(over.len(), 1, "{over:?}");
+        assert!(over[0].contains("loop 2400"), "{over:?}");
+        // A segment used once per line, in line after line.
+        let twice = line.replace(
+            "DTP*472*D8*20231215~",
+            "DTP*472*D8*20231215~DTP*472*D8*20231215~",
+        );
+        let text = with(&format!(
+            "{}{}{}",
+            claim(2),
+            "CLM*PCN2*2***11:B:1*Y*A*Y*Y~HI*ABK:J069~",
+            twice
+        ));
+        let over = repeats(&text);
+        assert_eq!(over.len(), 1, "{over:?}");
+        assert!(over[0].contains("DTP"), "{over:?}");
     }
 
     #[test]
