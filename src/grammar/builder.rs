@@ -464,9 +464,30 @@ impl<'g> LoopBuilder<'g> {
         self
     }
 
-    /// The builder without its memo: every segment takes the general path.
-    #[cfg(test)]
-    fn without_memo(mut self) -> LoopBuilder<'g> {
+    /// The builder without its step memo (which [`LoopBuilder::feed`]
+    /// consults first): every segment takes the general search. Slower,
+    /// with the same events and findings; it is here so that tests and the
+    /// fuzz targets can hold the memo to the general path.
+    ///
+    /// ```
+    /// use scrub837::grammar::{builder::LoopBuilder, Grammars};
+    /// use scrub837::lex::{Delimiters, Segment};
+    /// use scrub837::Position;
+    /// let g = &Grammars::structure().professional;
+    /// let mut memo = LoopBuilder::new(g, "x.edi");
+    /// let mut general = LoopBuilder::new(g, "x.edi").without_memo();
+    /// let (mut a, mut b) = (Vec::new(), Vec::new());
+    /// let bht = &b"BHT*0019*00*1*20240105*0930*CH"[..];
+    /// for text in [&b"ST*837*0001*005010X222A1"[..], bht, bht] {
+    ///     let seg = Segment::new(text, Delimiters::STANDARD, Position::default());
+    ///     memo.feed(&seg, &mut (), &mut |f| a.push(f));
+    ///     general.feed(&seg, &mut (), &mut |f| b.push(f));
+    /// }
+    /// // The second BHT is one too many, either way.
+    /// assert_eq!(a.len(), 1);
+    /// assert_eq!(a, b);
+    /// ```
+    pub fn without_memo(mut self) -> LoopBuilder<'g> {
         self.memo = Box::new([]);
         self
     }
