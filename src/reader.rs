@@ -54,9 +54,10 @@ impl ReaderBuilder {
 
     /// The largest transaction (ST..SE bytes) held in memory; a larger one
     /// is a `limit-exceeded` finding and its segments are skipped. Also the
-    /// longest single segment accepted.
+    /// longest single segment accepted. At least 1 KiB, at most 1 GiB less
+    /// a byte (a block keeps its offsets in 31 bits).
     pub fn max_transaction_bytes(mut self, n: usize) -> ReaderBuilder {
-        self.max_transaction_bytes = n.max(1024);
+        self.max_transaction_bytes = n.clamp(1024, MAX_BLOCK_LIMIT);
         self
     }
 
@@ -97,17 +98,67 @@ pub enum BlockKind {
     Transaction,
 }
 
+/// The most [`ReaderBuilder::max_transaction_bytes`] allows (1 GiB less a
+/// byte): a block holds at most twice the limit (the segment that crosses
+/// it is read whole), and its offsets are 31-bit ([`Framed`]).
+const MAX_BLOCK_LIMIT: usize = (1 << 30) - 1;
+
+/// A framed segment as a [`Block`] keeps it: its [`Span`] in 32-bit
+/// offsets into the block's bytes, and its content's element separators as
+/// a bitmap ([`crate::lex::index_seps`]; 0 for content over 64 bytes),
+/// found while framing so that no one scans the bytes for them again.
+/// Twenty-four bytes a segment, written by the reader and read back by the
+/// loop builder for every segment.
+#[derive(Clone, Copy, Debug, Default)]
+struct Framed {
+    start: u32,
+    content_start: u32,
+    content_end: u32,
+    /// One past the tail, with [`Framed::TERMINATED`] when the segment
+    /// ended with its terminator.
+    end: u32,
+    seps: u64,
+}
+
+impl Framed {
+    const TERMINATED: u32 = 1 << 31;
+
+    /// `span` (offsets at most [`MAX_BLOCK_LIMIT`] times two) with `seps`.
+    #[inline(always)]
+    fn new(span: Span, seps: u64) -> Framed {
+        debug_assert!(span.end < Framed::TERMINATED as usize);
+        Framed {
+            start: span.start as u32,
+            content_start: span.content_start as u32,
+            content_end: span.content_end as u32,
+            end: span.end as u32
+                | if span.terminated {
+                    Framed::TERMINATED
+                } else {
+                    0
+                },
+            seps,
+        }
+    }
+
+    fn span(&self) -> Span {
+        Span {
+            start: self.start as usize,
+            content_start: self.content_start as usize,
+            content_end: self.content_end as usize,
+            end: (self.end & !Framed::TERMINATED) as usize,
+            terminated: self.end & Framed::TERMINATED != 0,
+        }
+    }
+}
+
 /// A unit of input: one envelope segment or one transaction, with the
 /// bytes of its segments (leads and tails included) and their positions.
 #[derive(Clone, Debug, Default)]
 pub struct Block {
     kind: BlockKind,
     bytes: Vec<u8>,
-    spans: Vec<Span>,
-    /// Per span, its content's element separators as a bitmap
-    /// ([`crate::lex::index_seps`]; 0 for content over 64 bytes), found
-    /// while framing so that no one scans the bytes for them again.
-    seps: Vec<u64>,
+    framed: Vec<Framed>,
     first_segment: u64,
     offset: u64,
     delims: Delimiters,
@@ -126,8 +177,7 @@ impl Block {
     fn clear(&mut self, delims: Delimiters, first_segment: u64, offset: u64) {
         self.kind = BlockKind::Segment;
         self.bytes.clear();
-        self.spans.clear();
-        self.seps.clear();
+        self.framed.clear();
         self.first_segment = first_segment;
         self.offset = offset;
         self.delims = delims;
@@ -144,9 +194,9 @@ impl Block {
         // Spans are framed at the start of `src`: `span.start` is 0.
         let at = self.bytes.len();
         self.bytes.extend_from_slice(&src[..span.end]);
-        self.spans.push(span.shifted(at));
         let content = &src[span.content_start..span.content_end];
-        self.seps.push(segment_seps(content, self.delims.element));
+        let seps = segment_seps(content, self.delims.element);
+        self.framed.push(Framed::new(span.shifted(at), seps));
         self.segment_count += 1;
     }
 
@@ -192,9 +242,15 @@ impl Block {
         self.position
     }
 
-    /// The framed spans, relative to [`Block::bytes`].
-    pub fn spans(&self) -> &[Span] {
-        &self.spans
+    /// The framed spans, relative to [`Block::bytes`], in order.
+    pub fn spans(&self) -> impl ExactSizeIterator<Item = Span> + DoubleEndedIterator + Clone + '_ {
+        self.framed.iter().map(Framed::span)
+    }
+
+    /// The span of segment `i` of the block (0-based), relative to
+    /// [`Block::bytes`].
+    pub fn span(&self, i: usize) -> Option<Span> {
+        self.framed.get(i).map(Framed::span)
     }
 
     /// The segments, with their file positions.
@@ -207,21 +263,18 @@ impl Block {
             self.first_segment,
             self.offset,
         );
-        self.spans
-            .iter()
-            .zip(&self.seps)
-            .enumerate()
-            .map(move |(i, (s, &seps))| {
-                Segment::with_seps(
-                    &bytes[s.content_start..s.content_end],
-                    delims,
-                    Position {
-                        segment: first + i as u64,
-                        offset: offset + s.content_start as u64,
-                    },
-                    seps,
-                )
-            })
+        self.framed.iter().enumerate().map(move |(i, f)| {
+            let (start, end) = (f.content_start as usize, f.content_end as usize);
+            Segment::with_seps(
+                &bytes[start..end],
+                delims,
+                Position {
+                    segment: first + i as u64,
+                    offset: offset + start as u64,
+                },
+                f.seps,
+            )
+        })
     }
 
     /// The first segment, if the block kept any.
@@ -417,8 +470,7 @@ impl<R: Read> Reader<R> {
                         ),
                     ));
                     block.bytes.clear();
-                    block.spans.clear();
-                    block.seps.clear();
+                    block.framed.clear();
                 }
             }
             if is_se {
@@ -521,14 +573,16 @@ impl<R: Read> Reader<R> {
             }
             // Offsets in the block: `buf[start..]` lands at `at0`.
             let (ps, ts, es) = (p - start + at0, t - start + at0, end - start + at0);
-            block.spans.push(Span {
-                start: ps,
-                content_start: ps,
-                content_end: ts,
-                end: es,
-                terminated: true,
-            });
-            block.seps.push(seps);
+            block.framed.push(Framed::new(
+                Span {
+                    start: ps,
+                    content_start: ps,
+                    content_end: ts,
+                    end: es,
+                    terminated: true,
+                },
+                seps,
+            ));
             p = end;
             n += 1;
         }
@@ -920,6 +974,40 @@ mod tests {
         };
         !(matches!(id, b"ST" | b"SE" | b"GS" | b"GE" | b"IEA" | b"ISA")
             || crate::lex::isa::looks_like_isa(content))
+    }
+
+    #[test]
+    fn framed_spans_read_back_as_framed() {
+        let top = 2 * MAX_BLOCK_LIMIT;
+        for (start, content_start, content_end, end) in [
+            (0, 0, 0, 0),
+            (0, 3, 10, 12),
+            (5, 5, 9, 10),
+            (top - 9, top - 8, top - 2, top),
+        ] {
+            for terminated in [false, true] {
+                let span = Span {
+                    start,
+                    content_start,
+                    content_end,
+                    end,
+                    terminated,
+                };
+                let f = Framed::new(span, 0b1010);
+                assert_eq!(f.span(), span);
+                assert_eq!(f.seps, 0b1010);
+            }
+        }
+        assert_eq!(std::mem::size_of::<Framed>(), 24);
+        // Limits a block's offsets can hold.
+        let cfg = ReaderBuilder::new().max_transaction_bytes(usize::MAX);
+        assert_eq!(cfg.max_transaction_bytes, MAX_BLOCK_LIMIT);
+        assert_eq!(
+            ReaderBuilder::new()
+                .max_transaction_bytes(1)
+                .max_transaction_bytes,
+            1024
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::finding::{Position, RuleId, Severity};
 use crate::grammar::builder::LoopBuilder;
 use crate::grammar::{Form, Grammars};
+use crate::lex::framer::Span;
 use crate::lex::SegmentId;
 use crate::model::{build_transaction, Amount, Transaction};
 use crate::policy::Policy;
@@ -309,11 +310,10 @@ impl<'o> Fixer<'o> {
     }
 
     fn envelope(&mut self, block: &Block) {
-        let Some(seg) = block.first() else {
+        let (Some(seg), Some(span)) = (block.first(), block.span(0)) else {
             self.out.extend_from_slice(block.bytes());
             return;
         };
-        let span = block.spans()[0];
         let id = seg.id_bytes().to_ascii_uppercase();
         let (element, count) = match id.as_slice() {
             b"ISA" => {
@@ -528,7 +528,7 @@ impl<'o> Fixer<'o> {
                 .unwrap_or(ids.len())
         };
         let bytes = block.bytes();
-        let spans = block.spans();
+        let spans: Vec<Span> = block.spans().collect();
         let segs: Vec<_> = block.segments().collect();
         let mut out = std::mem::take(&mut self.out);
         // Each emitter writes a segment and counts what it wrote, for the
@@ -732,7 +732,8 @@ impl<'o> Fixer<'o> {
             .as_mut()
             .expect("moved claims only with --scode-out");
         let segs: Vec<_> = block.segments().collect();
-        let (bytes, spans) = (block.bytes(), block.spans());
+        let bytes = block.bytes();
+        let spans: Vec<Span> = block.spans().collect();
         let first = block.position().segment;
         let idx = |p: Position| (p.segment - first) as usize;
         let ids: Vec<Option<SegmentId>> = segs.iter().map(|s| s.id()).collect();
@@ -896,7 +897,7 @@ impl<'o> Fixer<'o> {
                 if block.is_ended()
                     && se.value(1).trim_ascii() != block.segment_count().to_string().as_bytes() =>
             {
-                let span = block.spans()[last];
+                let span = block.span(last).expect("the last segment's span");
                 self.out.extend_from_slice(&block.bytes()[..span.start]);
                 self.write_recount(block, &span, se, "SE01", block.segment_count());
             }

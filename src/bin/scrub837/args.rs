@@ -129,7 +129,7 @@ pub struct FixArgs {
     pub report: Option<PathBuf>,
 
     /// The largest transaction held in memory, in bytes (K, M, G accepted).
-    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_transaction_limit)]
     pub max_transaction_bytes: usize,
 }
 
@@ -260,7 +260,7 @@ pub struct InputArgs {
     ///
     /// A larger transaction is a `limit-exceeded` finding and is not read.
     /// Suffixes K, M and G are accepted.
-    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_transaction_limit)]
     pub max_transaction_bytes: usize,
 
     /// Check an external code list: NAME=FILE, repeatable.
@@ -320,7 +320,7 @@ pub struct ParseArgs {
     pub format: TreeFormatArg,
 
     /// The largest transaction held in memory, in bytes (K, M, G accepted).
-    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_transaction_limit)]
     pub max_transaction_bytes: usize,
 }
 
@@ -421,6 +421,17 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
+/// `--max-transaction-bytes`: a [`parse_size`] from 1K to 1G (a transaction
+/// is held in memory, and the reader keeps its offsets in 31 bits; 1G reads
+/// as the reader's limit, a byte less).
+pub fn parse_transaction_limit(s: &str) -> Result<usize, String> {
+    match parse_size(s)? {
+        n if n < 1 << 10 => Err(format!("{s:?} is below the least limit, 1K")),
+        n if n > 1 << 30 => Err(format!("{s:?} is above the greatest limit, 1G")),
+        n => Ok(n),
+    }
+}
+
 /// What a report-making command resolved its flags to.
 #[derive(Debug, Clone)]
 pub struct ReportConfig {
@@ -497,6 +508,10 @@ mod tests {
         assert_eq!(parse_size("64M"), Ok(64 << 20));
         assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert!(parse_size("lots").is_err());
+        assert_eq!(parse_transaction_limit("1G"), Ok(1 << 30));
+        assert_eq!(parse_transaction_limit("1K"), Ok(1024));
+        assert!(parse_transaction_limit("2G").is_err());
+        assert!(parse_transaction_limit("100").is_err());
     }
 
     #[test]
