@@ -382,6 +382,18 @@ impl StepCache {
     }
 }
 
+/// What opening a loop reads of its definition, packed: a few cache lines
+/// for the whole grammar, which stay cached while a transaction's bytes
+/// stream past (the [`LoopDef`]s and their bodies are spread over the heap).
+#[derive(Clone, Copy, Debug)]
+struct LoopHead<'g> {
+    trigger: &'g SegmentNode,
+    /// The trigger's required bit ([`LoopDef::required_bit`] of node 0).
+    bit: u64,
+    body_len: u32,
+    hl: bool,
+}
+
 #[derive(Clone, Debug)]
 struct OpenLoop {
     def: usize,
@@ -429,12 +441,12 @@ pub struct LoopBuilder<'g> {
     counts: Vec<u32>,
     counts_top: usize,
     next_hl: u64,
-    hl_trigger: SegmentId,
     /// The last segment fed: where loops still open at the end are closed.
     last_position: Position,
     elements: Option<ElementChecker>,
     steps: StepCache,
     memo: Box<[[Memo; 2]]>,
+    heads: Box<[LoopHead<'g>]>,
 }
 
 impl<'g> LoopBuilder<'g> {
@@ -448,11 +460,20 @@ impl<'g> LoopBuilder<'g> {
             counts: Vec::with_capacity(256),
             counts_top: 0,
             next_hl: 1,
-            hl_trigger: SegmentId::new(b"HL"),
             last_position: Position::default(),
             elements: None,
             steps: StepCache::new(grammar),
             memo: vec![[Memo::default(); 2]; MEMO_SETS].into_boxed_slice(),
+            heads: grammar
+                .loops
+                .iter()
+                .map(|l| LoopHead {
+                    trigger: l.trigger(),
+                    bit: l.required_bit(0),
+                    body_len: l.body.len() as u32,
+                    hl: l.trigger().id == SegmentId::new(b"HL"),
+                })
+                .collect(),
         }
     }
 
@@ -821,18 +842,18 @@ impl<'g> LoopBuilder<'g> {
         v: &mut V,
         sink: &mut dyn FnMut(Finding),
     ) {
-        let l = &self.g.loops[def];
+        let l = self.heads[def];
         let base = self.counts_top;
-        self.counts_top = base + l.body.len();
+        self.counts_top = base + l.body_len as usize;
         if self.counts.len() < self.counts_top {
             self.counts.resize(self.counts_top, 0);
         }
         // The trigger counts once; past the 64 nodes `seen` covers, zeros.
         self.counts[base] = 1;
-        if l.body.len() > 64 {
+        if l.body_len > 64 {
             self.counts[base + 64..self.counts_top].fill(0);
         }
-        let (hl_id, hl_has_children) = if l.trigger().id == self.hl_trigger {
+        let (hl_id, hl_has_children) = if l.hl {
             self.check_hl(seg, sink)
         } else {
             (None, None)
@@ -841,18 +862,18 @@ impl<'g> LoopBuilder<'g> {
         self.stack.push(OpenLoop {
             def,
             node_in_parent,
-            group: l.trigger().group,
+            group: l.trigger.group,
             base,
-            filled: l.required_bit(0),
+            filled: l.bit,
             seen: 1,
             opened_at: seg.position(),
             hl_id,
             hl_has_children,
             hl_child_seen: false,
         });
-        self.check_elements(l.trigger(), seg, sink);
+        self.check_elements(l.trigger, seg, sink);
         v.open(self.g, def, seg);
-        v.segment(self.g, def, seg, Some(l.trigger()));
+        v.segment(self.g, def, seg, Some(l.trigger));
     }
 
     /// Checks an HL opening a loop against the open HL levels; returns the

@@ -416,6 +416,9 @@ pub struct Grammar {
     pub title: String,
     /// Every loop; index 0 is the root.
     pub loops: Vec<LoopDef>,
+    /// Every loop's [`LoopDef::kind`], packed: the claim model asks for it
+    /// whenever a loop opens, and a `LoopDef` is a cache line or more.
+    kinds: Box<[LoopKind]>,
 }
 
 #[derive(Deserialize)]
@@ -744,8 +747,22 @@ impl Grammar {
             also: file.also,
             form,
             title: file.title,
+            kinds: loops.iter().map(|l| l.kind).collect(),
             loops,
         })
+    }
+
+    /// What the claim model makes of loop `index` ([`LoopDef::kind`]).
+    ///
+    /// ```
+    /// use scrub837::grammar::{Grammars, LoopKind};
+    /// let g = &Grammars::structure().professional;
+    /// assert_eq!(g.loop_kind(g.loop_index("2400").unwrap()), LoopKind::ServiceLine);
+    /// assert_eq!(g.loop_kind(usize::MAX), LoopKind::Other);
+    /// ```
+    #[inline]
+    pub fn loop_kind(&self, index: usize) -> LoopKind {
+        self.kinds.get(index).copied().unwrap_or(LoopKind::Other)
     }
 
     /// The index of the loop with guide id `id`.

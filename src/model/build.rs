@@ -656,7 +656,7 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
     fn open(&mut self, g: &Grammar, l: usize, seg: &Segment<'a>) {
         let pos = seg.position();
         let tx = &mut self.tx;
-        match g.loops[l].kind {
+        match g.loop_kind(l) {
             LoopKind::Transaction => tx.position = pos,
             LoopKind::BillingProvider => tx.billing_providers.push(BillingProvider {
                 name: &[],
