@@ -12,8 +12,16 @@
 //! the same id at one position (a run of REF or DTP entries) share a group
 //! and may come in any order, as the guides allow.
 //!
+//! The search's answers are remembered twice over: by the innermost
+//! loop's state and the segment's first bytes (the `Memo`, consulted
+//! before the segment's id is even parsed), and by loop, group, id and
+//! qualifier (the step cache, for the rest). Both are caches of the search
+//! and must answer as it does: `LoopBuilder::without_memo`, a unit test and
+//! the `loop_builder` fuzz target hold them to it.
+//!
 //! Counts live in one flat vector, a slice per open loop, so building a
-//! transaction allocates nothing once the vectors have grown.
+//! transaction allocates nothing once the vectors have grown; a loop's
+//! slots are only written as its nodes are filled (see `OpenLoop::seen`).
 //!
 //! The builder also checks the HL hierarchy (numbering, parents, child
 //! codes), because the HL nesting *is* the loop nesting of 2000A/B/C.

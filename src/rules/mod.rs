@@ -9,7 +9,7 @@
 //!   every input was read, over all S-code lines sorted by date of service.
 //!
 //! Adding a rule is one file here and one row in [`RULES`]; its id goes into
-//! [`RuleId`](crate::RuleId).
+//! [`RuleId`].
 
 mod auth_member_mismatch;
 mod auth_missing;
