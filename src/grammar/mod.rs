@@ -809,13 +809,21 @@ impl Grammars {
     /// ```
     pub fn embedded() -> &'static Grammars {
         static CELL: OnceLock<Grammars> = OnceLock::new();
-        CELL.get_or_init(|| Grammars {
-            professional: Grammar::from_toml(EMBEDDED_837P)
-                .and_then(|g| g.with_elements(EMBEDDED_837P_ELEMENTS))
-                .expect("the embedded 837P map is valid"),
-            institutional: Grammar::from_toml(EMBEDDED_837I)
-                .and_then(|g| g.with_elements(EMBEDDED_837I_ELEMENTS))
-                .expect("the embedded 837I map is valid"),
+        // The loop maps are read once, by `structure`, for both.
+        CELL.get_or_init(|| {
+            let s = Grammars::structure();
+            Grammars {
+                professional: s
+                    .professional
+                    .clone()
+                    .with_elements(EMBEDDED_837P_ELEMENTS)
+                    .expect("the embedded 837P element map is valid"),
+                institutional: s
+                    .institutional
+                    .clone()
+                    .with_elements(EMBEDDED_837I_ELEMENTS)
+                    .expect("the embedded 837I element map is valid"),
+            }
         })
     }
 
