@@ -270,11 +270,17 @@ impl Memo {
         }
     }
 
+    /// The first `len` bytes of `head` (`len` from 1 to 8).
+    #[inline(always)]
+    fn prefix(head: u64, len: u32) -> u64 {
+        head & (u64::MAX >> (64 - 8 * len))
+    }
+
     #[inline(always)]
     fn hits(&self, state: u64, head: u64, seg_len: usize) -> bool {
         self.state == state
             && self.len as usize <= seg_len
-            && head & (u64::MAX >> (64 - 8 * self.len)) == self.prefix
+            && Memo::prefix(head, self.len) == self.prefix
     }
 
     /// How many leading bytes of a segment with this `head` decide its
@@ -724,7 +730,7 @@ impl<'g> LoopBuilder<'g> {
         set[0] = Memo {
             state,
             len,
-            prefix: head & (u64::MAX >> (64 - 8 * len)),
+            prefix: Memo::prefix(head, len),
             step,
         };
     }
@@ -983,18 +989,13 @@ impl<'g> LoopBuilder<'g> {
     /// `d`; the new count.
     #[inline(always)]
     fn bump(&mut self, d: usize, i: usize) -> u32 {
+        let n = self.count(&self.stack[d], i) + 1;
         let f = &mut self.stack[d];
-        let slot = &mut self.counts[f.base + i];
-        let before = if i < 64 && f.seen & 1 << i == 0 {
-            0
-        } else {
-            *slot
-        };
         if i < 64 {
             f.seen |= 1 << i;
         }
-        *slot = before + 1;
-        *slot
+        self.counts[f.base + i] = n;
+        n
     }
 
     /// Reports the required nodes of `open` in position groups from its
