@@ -747,6 +747,9 @@ impl<'a> ModelBuilder<'a> {
     #[inline(never)]
     fn model_segment(&mut self, read: ModelRead, seg: &Segment<'a>) {
         use ModelRead as R;
+        // One arm per read, each passing its own constant: the inlined
+        // `line_segment` and `claim_segment` then fold their `match` away
+        // (grouped arms passing `read` cost 0.6% more instructions).
         match read {
             R::Lx if !self.tx.lines.is_empty() => self.line_segment(R::Lx, seg),
             R::Sv1 if !self.tx.lines.is_empty() => self.line_segment(R::Sv1, seg),
