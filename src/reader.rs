@@ -18,9 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::finding::{Finding, Position, RuleId};
 use crate::lex::framer::{frame, is_blank, Frame, Span};
 use crate::lex::isa::{looks_like_isa, read_isa, IsaStatus};
-use crate::lex::{
-    gather_high_bits, load8, segment_seps, zero_bytes, Delimiters, Segment, INDEXED_MAX,
-};
+use crate::lex::{segment_seps, window_masks, Delimiters, Segment};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -500,47 +498,36 @@ impl<R: Read> Reader<R> {
         let room = self.cfg.max_transaction_bytes.saturating_sub(at0);
         let mut p = start;
         let mut n = 0u64;
-        let (tbc, sbc) = (
-            u64::from_ne_bytes([term; 8]),
-            u64::from_ne_bytes([d.element; 8]),
-        );
+        // Bitmaps of terminators and element separators over the 64 bytes
+        // from `win`, classified once for the two or three segments that
+        // start in them (`have`: `win` is classified).
+        let (mut win, mut have) = (p, false);
+        let (mut tmask, mut smask) = (0u64, 0u64);
         while let Some(&b0) = buf.get(p) {
             if b0 == term || is_blank(b0, term) {
                 break;
             }
-            // The terminator and the element separators in one pass, eight
-            // bytes at a time, while 72 bytes are buffered (nine words: a
-            // segment of 64 content bytes ends in the ninth).
-            let (t, seps) = if p + 72 <= buf.len() {
-                let chunk: &[u8; 72] = buf[p..p + 72].try_into().expect("72 bytes");
-                let mut seps = 0u64;
-                let mut found = None;
-                for k in 0..9 {
-                    let w = load8(&chunk[8 * k..8 * k + 8]);
-                    // The lowest flagged byte is the first terminator (the
-                    // cheap test may flag bytes above it, never below).
-                    let tm = w ^ tbc;
-                    let tm = tm.wrapping_sub(0x0101_0101_0101_0101) & !tm & 0x8080_8080_8080_8080;
-                    let sm = gather_high_bits(zero_bytes(w ^ sbc));
-                    if tm != 0 {
-                        let at = (tm.trailing_zeros() / 8) as usize;
-                        if k < 8 {
-                            seps |= (sm & ((1u64 << at) - 1)) << (8 * k);
-                        }
-                        found = Some(p + 8 * k + at);
-                        break;
-                    }
-                    if k < 8 {
-                        seps |= sm << (8 * k);
-                    }
-                }
-                match found {
-                    Some(t) if t - p <= INDEXED_MAX => (t, seps),
-                    Some(t) => (t, 0),
-                    None => match memchr::memchr(term, &buf[p + 72..]) {
-                        Some(i) => (p + 72 + i, 0),
+            let rel = p - win;
+            let (t, seps) = if have && rel < 64 && tmask >> rel != 0 {
+                // The terminator is in the window: the content is under
+                // 64 bytes, its separators the bits below it.
+                let len = (tmask >> rel).trailing_zeros() as usize;
+                (p + len, smask >> rel & ((1u64 << len) - 1))
+            } else if p + 64 <= buf.len() {
+                let w: &[u8; 64] = buf[p..p + 64].try_into().expect("64 bytes");
+                (tmask, smask) = window_masks(w, term, d.element);
+                (win, have) = (p, true);
+                if tmask != 0 {
+                    let len = tmask.trailing_zeros() as usize;
+                    (p + len, smask & ((1u64 << len) - 1))
+                } else {
+                    // Content of 64 bytes or more: indexed at exactly 64
+                    // (`INDEXED_MAX`), scanned on lookup above that.
+                    match memchr::memchr(term, &buf[p + 64..]) {
+                        Some(0) => (p + 64, smask),
+                        Some(i) => (p + 64 + i, 0),
                         None => break,
-                    },
+                    }
                 }
             } else {
                 let Some(t) = crate::lex::find_terminator(&buf[p..], term) else {

@@ -221,6 +221,46 @@ pub(crate) fn index_seps(b: &[u8], sep: u8) -> u64 {
     map
 }
 
+/// Where `a` and `b` occur in 64 bytes, as two bitmaps (bit `i`: byte
+/// `i`): the reader classifies a window once and frames the two or three
+/// segments in it from the bitmaps. SSE2 (part of every x86-64) compares
+/// sixteen bytes an instruction; elsewhere [`window_masks_swar`].
+#[inline(always)]
+pub(crate) fn window_masks(w: &[u8; 64], a: u8, b: u8) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use safe_arch::set_splat_i8_m128i;
+        use safe_arch::{cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i};
+        let (va, vb) = (set_splat_i8_m128i(a as i8), set_splat_i8_m128i(b as i8));
+        let (mut ma, mut mb) = (0u64, 0u64);
+        for k in 0..4 {
+            let lane: &[u8; 16] = w[16 * k..16 * k + 16].try_into().expect("16 bytes");
+            let v = load_unaligned_m128i(lane);
+            ma |= u64::from(move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, va)) as u16) << (16 * k);
+            mb |= u64::from(move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, vb)) as u16) << (16 * k);
+        }
+        (ma, mb)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        window_masks_swar(w, a, b)
+    }
+}
+
+/// [`window_masks`] eight bytes at a time, for targets without SSE2 (and
+/// as the reference the SSE2 version is tested against).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+pub(crate) fn window_masks_swar(w: &[u8; 64], a: u8, b: u8) -> (u64, u64) {
+    let (ba, bb) = (u64::from_ne_bytes([a; 8]), u64::from_ne_bytes([b; 8]));
+    let (mut ma, mut mb) = (0u64, 0u64);
+    for k in 0..8 {
+        let x = load8(&w[8 * k..]);
+        ma |= gather_high_bits(zero_bytes(x ^ ba)) << (8 * k);
+        mb |= gather_high_bits(zero_bytes(x ^ bb)) << (8 * k);
+    }
+    (ma, mb)
+}
+
 /// The high bits of the eight bytes of `m` (which has no other bits set),
 /// as the low eight bits (bit `j`: byte `j`). The multiplier moves byte
 /// `j`'s bit to bit `56 + j`; no two products share a bit, so nothing
@@ -805,6 +845,36 @@ mod tests {
             .element(1)
             .unwrap();
         assert_eq!(r2.repetitions().count(), 1);
+    }
+
+    #[test]
+    fn window_masks_match_a_byte_loop() {
+        // Every byte value at every position, against both classes: a lane
+        // or shift slip in either version moves a bit.
+        let naive = |w: &[u8; 64], x: u8| (0..64).fold(0u64, |m, i| m | u64::from(w[i] == x) << i);
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for round in 0..2048 {
+            let mut w = [0u8; 64];
+            for b in w.iter_mut() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Mostly the classes themselves, so masks are dense.
+                *b = match state % 4 {
+                    0 => b'~',
+                    1 => b'*',
+                    _ => (state >> 8) as u8,
+                };
+            }
+            let (a, b) = if round % 2 == 0 {
+                (b'~', b'*')
+            } else {
+                ((round / 2) as u8, 0x80)
+            };
+            let want = (naive(&w, a), naive(&w, b));
+            assert_eq!(window_masks(&w, a, b), want, "{w:?}");
+            assert_eq!(window_masks_swar(&w, a, b), want, "{w:?}");
+        }
     }
 
     #[test]
