@@ -361,7 +361,7 @@ impl<'a> Segment<'a> {
     }
 
     /// The bytes of element `n` (1-based), if present.
-    #[inline]
+    #[inline(always)]
     fn element_bytes(&self, n: usize) -> Option<&'a [u8]> {
         if !self.indexed() {
             return self.element_scan(n);
@@ -374,7 +374,7 @@ impl<'a> Segment<'a> {
     /// `start..end`, for a segment whose separators are indexed; `None`
     /// when it is not indexed or has no element `n`. The loop builder reads
     /// its qualifiers with this and one word load.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn indexed_element_range(&self, n: usize) -> Option<(usize, usize)> {
         if !self.indexed() || n == 0 {
             return None;
@@ -498,7 +498,7 @@ impl<'a> Segment<'a> {
     }
 
     /// The bytes of element `n`, empty when the element is absent.
-    #[inline]
+    #[inline(always)]
     pub fn value(&self, n: usize) -> &'a [u8] {
         self.element_bytes(n).unwrap_or(&[])
     }
