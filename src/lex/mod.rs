@@ -505,11 +505,26 @@ impl<'a> Segment<'a> {
 
     /// The elements after the id, in order.
     pub fn elements(&self) -> Elements<'a> {
-        let id = self.id_bytes().len();
-        let rest = (id < self.bytes.len()).then(|| &self.bytes[id + 1..]);
-        Elements {
-            rest,
-            delims: self.delims,
+        if self.indexed() {
+            // The separator bitmap gives every element's end.
+            return match self.seps {
+                0 => Elements::done(self),
+                m => Elements {
+                    bytes: self.bytes,
+                    at: m.trailing_zeros() as usize + 1,
+                    seps: Some(m & (m - 1)),
+                    delims: self.delims,
+                },
+            };
+        }
+        match find(self.delims.element, self.bytes) {
+            Some(i) => Elements {
+                bytes: self.bytes,
+                at: i + 1,
+                seps: None,
+                delims: self.delims,
+            },
+            None => Elements::done(self),
         }
     }
 
@@ -624,20 +639,47 @@ impl<'a, const N: usize> Fields<'a, N> {
 /// Iterator over the elements of a segment.
 #[derive(Clone, Debug)]
 pub struct Elements<'a> {
-    rest: Option<&'a [u8]>,
+    /// The whole segment.
+    bytes: &'a [u8],
+    /// Where the next element starts; past the end when there is none.
+    at: usize,
+    /// The separators after `at`, for an indexed segment; `None`: found by
+    /// scanning.
+    seps: Option<u64>,
     delims: Delimiters,
+}
+
+impl<'a> Elements<'a> {
+    fn done(seg: &Segment<'a>) -> Elements<'a> {
+        Elements {
+            bytes: seg.bytes,
+            at: seg.bytes.len() + 1,
+            seps: None,
+            delims: seg.delims,
+        }
+    }
 }
 
 impl<'a> Iterator for Elements<'a> {
     type Item = Element<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Element<'a>> {
-        let rest = self.rest?;
-        let (bytes, next) = match find(self.delims.element, rest) {
-            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-            None => (rest, None),
+        let len = self.bytes.len();
+        if self.at > len {
+            return None;
+        }
+        let end = match &mut self.seps {
+            Some(0) => len,
+            Some(m) => {
+                let i = m.trailing_zeros() as usize;
+                *m &= *m - 1;
+                i
+            }
+            None => find(self.delims.element, &self.bytes[self.at..]).map_or(len, |i| self.at + i),
         };
-        self.rest = next;
+        let bytes = &self.bytes[self.at..end];
+        self.at = end + 1;
         Some(Element {
             bytes,
             delims: self.delims,
@@ -845,6 +887,33 @@ mod tests {
             .element(1)
             .unwrap();
         assert_eq!(r2.repetitions().count(), 1);
+    }
+
+    #[test]
+    fn elements_match_a_split() {
+        let long = [&b"NTE*ADD*"[..], &[b'X'; 70], b"*Y"].concat();
+        let longer = [&b"NTE*"[..], &[b'*'; 80]].concat();
+        let cases: [&[u8]; 10] = [
+            b"",
+            b"SE",
+            b"SE*",
+            b"**",
+            b"HI*ABK:C50911*ABF:Z5111",
+            b"REF*G1*A1*",
+            b"NM1*IL*1*DOE*JOHN****MI*W123",
+            b"X*1234567890123456789012345678901234567890123456789012345678*Z",
+            &long,
+            &longer,
+        ];
+        for b in cases {
+            let want: Vec<&[u8]> = match b.iter().position(|&c| c == b'*') {
+                Some(i) => b[i + 1..].split(|&c| c == b'*').collect(),
+                None => Vec::new(),
+            };
+            let got: Vec<&[u8]> = seg(b).elements().map(|e| e.as_bytes()).collect();
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(b));
+            assert_eq!(seg(b).element_count(), want.len());
+        }
     }
 
     #[test]
