@@ -3,7 +3,7 @@
 //! validate read on one and on `--jobs N` threads.
 //!
 //! ```sh
-//! cargo run --release --example bench_parse -- FILE [--runs N] [--jobs N] [--tokenizer-only | --parse-only | --validate-only]
+//! cargo run --release --example bench_parse -- FILE [--runs N] [--jobs N] [--tokenizer-only | --parse-only | --validate-only | --stages]
 //! ```
 //!
 //! The tokenizer is the speed of light for any X12 reader: memchr to each
@@ -18,6 +18,11 @@
 //! reported (the file is in the page cache after the first).
 //! `bench/parse.sh` generates the inputs and runs this.
 //!
+//! With `--stages`, the parse is timed a stage at a time instead, to see
+//! where its time goes: the reader and envelope checks alone, then with the
+//! loop builder placing every segment (no claim model), then the whole
+//! parse; each line gives the stage's time over the one before.
+//!
 //! With `--jobs N` (N > 1), validate also runs as `scrub837 validate
 //! --jobs N` does it: one thread reads and checks envelopes while N threads
 //! build the transactions. Its ratio to the tokenizer compares several
@@ -27,6 +32,10 @@ use std::fs::File;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
+use scrub837::envelope::EnvelopeChecker;
+use scrub837::grammar::builder::LoopBuilder;
+use scrub837::grammar::{Form, Grammars};
+use scrub837::reader::{Block, Reader};
 use scrub837::scan::Scanner;
 
 const CHUNK: usize = 256 << 10;
@@ -82,6 +91,65 @@ fn parse(path: &str) -> Result<(u64, u64), scrub837::Error> {
     Ok((counts.claims, findings))
 }
 
+/// The parse's first stages alone: the reader and the envelope checks,
+/// and with `place`, the loop builder over every transaction (without a
+/// claim model). Returns the segments read and the findings.
+fn stage(path: &str, place: bool) -> Result<(u64, u64), scrub837::Error> {
+    let f = File::open(path)?;
+    let mut rdr = Reader::new(f, path);
+    let mut envelope = EnvelopeChecker::new(path);
+    let mut block = Block::new();
+    let g = Grammars::structure();
+    let mut builders = [
+        LoopBuilder::new(&g.professional, path),
+        LoopBuilder::new(&g.institutional, path),
+    ];
+    let (mut segments, mut findings) = (0u64, 0u64);
+    while rdr.read_block(&mut block, &mut |_| findings += 1)? {
+        segments += block.segment_count();
+        let grammar = envelope.block(&block, &mut |_| findings += 1);
+        let (Some(grammar), true) = (grammar, place) else {
+            continue;
+        };
+        let lb = &mut builders[usize::from(grammar.form == Form::Institutional)];
+        lb.reset();
+        for seg in block.segments() {
+            lb.feed(&seg, &mut (), &mut |_| findings += 1);
+        }
+        lb.finish(&mut (), &mut |_| findings += 1);
+    }
+    Ok((segments, findings))
+}
+
+/// `--stages`: each stage of the parse timed in rounds, as the sides are.
+fn stages(path: &str, runs: usize) {
+    let (mut read, mut placed, mut parsed, mut tok) =
+        (Best::new(), Best::new(), Best::new(), Best::new());
+    for _ in 0..runs {
+        tok.time(|| tokenize(path).expect("tokenize"));
+        read.time(|| stage(path, false).expect("read"));
+        placed.time(|| stage(path, true).expect("place"));
+        parsed.time(|| parse(path).expect("parse"));
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let (t_tok, _) = tok.result();
+    let (t_read, _) = read.result();
+    let (t_placed, _) = placed.result();
+    let (t_parsed, _) = parsed.result();
+    println!("memchr tokenizer:               {:>7.1} ms", ms(t_tok));
+    println!("reader and envelope checks:     {:>7.1} ms", ms(t_read));
+    println!(
+        "  + loop builder:               {:>7.1} ms  (+{:.1})",
+        ms(t_placed),
+        ms(t_placed) - ms(t_read)
+    );
+    println!(
+        "  + claim model (full parse):   {:>7.1} ms  (+{:.1})",
+        ms(t_parsed),
+        ms(t_parsed) - ms(t_placed)
+    );
+}
+
 /// `scrub837 validate`'s read on `jobs` threads: element checks, findings
 /// only.
 fn validate(path: &str, jobs: usize) -> Result<(u64, u64), scrub837::Error> {
@@ -129,10 +197,10 @@ fn main() {
             "--runs" => runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(3).max(1),
             "--jobs" => jobs = args.next().and_then(|v| v.parse().ok()).unwrap_or(1).max(1),
             // One side only, once: for counting instructions under callgrind.
-            "--tokenizer-only" | "--parse-only" | "--validate-only" => only = Some(a),
+            "--tokenizer-only" | "--parse-only" | "--validate-only" | "--stages" => only = Some(a),
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: bench_parse FILE [--runs N] [--jobs N] [--tokenizer-only | --parse-only | --validate-only]"
+                    "usage: bench_parse FILE [--runs N] [--jobs N] [--tokenizer-only | --parse-only | --validate-only | --stages]"
                 );
                 return;
             }
@@ -147,6 +215,10 @@ fn main() {
         Some("--tokenizer-only") => {
             let (segments, elements) = tokenize(&path).expect("tokenize");
             println!("{segments} segments, {elements} elements");
+            return;
+        }
+        Some("--stages") => {
+            stages(&path, runs);
             return;
         }
         Some("--validate-only") => {
