@@ -3,7 +3,8 @@
 #
 #   1. parse into the claim model vs. a memchr-only tokenizer, 837P and 837I
 #      of SIZE (default 200M), single-threaded: MB/s of both and the ratio;
-#      then validate's read on JOBS threads (see below);
+#      then validate's read on JOBS threads (see below), and the parse a
+#      stage at a time (reader, + loop builder, + claim model);
 #   2. validate (--jobs 1, and the default: one thread per core, at most 8),
 #      check and fix over one 837P of BIG (default 1G): wall time and peak
 #      memory (/usr/bin/time), validate's speed-up on several threads,
@@ -28,6 +29,8 @@ for kind in P I; do
     [ -s "$f" ] || "$GEN" --kind "$kind" --bytes "$SIZE" --seed 7 -o "$f"
     echo "== 837$kind, $SIZE"
     target/release/examples/bench_parse "$f" --runs 3 --jobs "$JOBS"
+    echo "-- the parse a stage at a time"
+    target/release/examples/bench_parse "$f" --runs 3 --stages
 done
 big="$OUT/837P-$BIG.edi"
 [ -s "$big" ] || "$GEN" --kind P --bytes "$BIG" --seed 7 -o "$big"
