@@ -758,7 +758,9 @@ impl<'g> LoopBuilder<'g> {
                     if self.stack.len() > d + 1 {
                         self.close_to(d + 1, seg.position(), v, sink);
                     }
-                    if sn.group > group {
+                    // (Nothing is missing when every required node before
+                    // the new group is filled: one word test.)
+                    if sn.group > group && sn.needs & !self.stack[d].filled != 0 {
                         self.report_missing(&self.stack[d], sn.group, seg.position(), sink);
                     }
                     self.stack[d].group = sn.group;
@@ -782,11 +784,16 @@ impl<'g> LoopBuilder<'g> {
                     self.check_elements(sn, seg, sink);
                     v.segment(self.g, def_idx, seg, Some(sn));
                 }
-                Node::Loop(LoopNode { index, group, .. }) => {
+                Node::Loop(LoopNode {
+                    index,
+                    group,
+                    needs,
+                    ..
+                }) => {
                     if self.stack.len() > d + 1 {
                         self.close_to(d + 1, seg.position(), v, sink);
                     }
-                    if *group > self.stack[d].group {
+                    if *group > self.stack[d].group && needs & !self.stack[d].filled != 0 {
                         self.report_missing(&self.stack[d], *group, seg.position(), sink);
                     }
                     self.stack[d].group = *group;

@@ -229,6 +229,10 @@ pub struct SegmentNode {
     pub elements: Option<Arc<SegmentDef>>,
     /// What the claim model reads here, from the loop's kind and the id.
     pub(crate) model: ModelRead,
+    /// [`LoopDef::required_mask`] of the groups before this node's: when
+    /// the filled nodes cover it, moving here leaves nothing missing
+    /// (`u64::MAX` when the loop has no masks, so the full check runs).
+    pub(crate) needs: u64,
 }
 
 impl SegmentNode {
@@ -257,6 +261,8 @@ pub struct LoopNode {
     pub usage: Usage,
     /// Nodes with the same position group may come in any order.
     pub group: u32,
+    /// As [`SegmentNode`]'s: the required nodes of the groups before.
+    pub(crate) needs: u64,
 }
 
 impl Node {
@@ -619,6 +625,7 @@ impl Grammar {
                             match_text: b.matcher.as_deref().map(Into::into),
                             elements: None,
                             model: ModelRead::of(LoopKind::from_id(&l.id), id),
+                            needs: u64::MAX,
                         })
                     }
                     (None, Some(child)) => {
@@ -651,6 +658,7 @@ impl Grammar {
                             index: ci,
                             usage,
                             group,
+                            needs: u64::MAX,
                         })
                     }
                     _ => return Err(ectx("give exactly one of `segment` and `loop`".into())),
@@ -725,6 +733,16 @@ impl Grammar {
                             .filter(|(_, (rg, _))| *rg < g)
                             .fold(0u64, |m, (k, _)| m | 1 << k),
                     );
+                }
+            }
+            if let Some(&all) = required_before.last() {
+                for node in loops[li].body.iter_mut() {
+                    let g = node.group() as usize;
+                    let needs = required_before.get(g).copied().unwrap_or(all);
+                    match node {
+                        Node::Segment(sn) => sn.needs = needs,
+                        Node::Loop(ln) => ln.needs = needs,
+                    }
                 }
             }
             loops[li].required_bit = required_bit;
@@ -924,6 +942,14 @@ mod tests {
                         // Every required node has a bit of its own.
                         assert_eq!(want.count_ones() as usize, l.required_in(from, to).count());
                     }
+                }
+                // Each node's `needs` is the mask of the groups before it.
+                for n in &l.body {
+                    let needs = match n {
+                        Node::Segment(sn) => sn.needs,
+                        Node::Loop(ln) => ln.needs,
+                    };
+                    assert_eq!(Some(needs), l.required_mask(0, n.group()), "{}", l.id);
                 }
             }
         }
