@@ -247,18 +247,12 @@ pub(crate) fn window_masks(w: &[u8; 64], a: u8, b: u8) -> (u64, u64) {
     }
 }
 
-/// [`window_masks`] eight bytes at a time, for targets without SSE2 (and
-/// as the reference the SSE2 version is tested against).
+/// [`window_masks`] eight bytes at a time ([`index_seps`] for each byte),
+/// for targets without SSE2 (and as the reference the SSE2 version is
+/// tested against).
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 pub(crate) fn window_masks_swar(w: &[u8; 64], a: u8, b: u8) -> (u64, u64) {
-    let (ba, bb) = (u64::from_ne_bytes([a; 8]), u64::from_ne_bytes([b; 8]));
-    let (mut ma, mut mb) = (0u64, 0u64);
-    for k in 0..8 {
-        let x = load8(&w[8 * k..]);
-        ma |= gather_high_bits(zero_bytes(x ^ ba)) << (8 * k);
-        mb |= gather_high_bits(zero_bytes(x ^ bb)) << (8 * k);
-    }
-    (ma, mb)
+    (index_seps(w, a), index_seps(w, b))
 }
 
 /// The high bits of the eight bytes of `m` (which has no other bits set),
