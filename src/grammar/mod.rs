@@ -735,18 +735,17 @@ impl Grammar {
                     );
                 }
             }
-            if let Some(&all) = required_before.last() {
-                for node in loops[li].body.iter_mut() {
-                    let g = node.group() as usize;
-                    let needs = required_before.get(g).copied().unwrap_or(all);
-                    match node {
-                        Node::Segment(sn) => sn.needs = needs,
-                        Node::Loop(ln) => ln.needs = needs,
-                    }
-                }
-            }
             loops[li].required_bit = required_bit;
             loops[li].required_before = required_before;
+            let l = &mut loops[li];
+            for i in 0..l.body.len() {
+                // (No masks, more than 64 required nodes: the full check.)
+                let needs = l.required_mask(0, l.body[i].group()).unwrap_or(u64::MAX);
+                match &mut l.body[i] {
+                    Node::Segment(sn) => sn.needs = needs,
+                    Node::Loop(ln) => ln.needs = needs,
+                }
+            }
             loops[li].table = LoopDef::hash_by_id(&by_id);
             loops[li].by_id = by_id;
             loops[li].required = required;
