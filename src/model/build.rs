@@ -59,17 +59,27 @@ fn date8_word(w: u64) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year as i32, two(2), two(3))
 }
 
-/// An `RD8` value of exactly `CCYYMMDD-CCYYMMDD`, from not after to;
-/// `None` for anything else, which [`parse_date_value`] then reads (and
-/// finds the same range for, or says what is wrong).
+/// An `RD8` value of exactly `CCYYMMDD-CCYYMMDD`, from not after to, by
+/// two word reads (statement dates are on every institutional claim);
+/// `None` for anything else, which [`rd8_general`] then reads (and finds
+/// the same range for, or says what is wrong).
 fn rd8_exact(value: &[u8]) -> Option<DateRange> {
-    let v: &[u8; 17] = value.try_into().ok()?;
-    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("eight bytes"));
-    if v[8] != b'-' {
+    if value.len() != 17 || value[8] != b'-' {
         return None;
     }
-    let (from, to) = (date8_word(word(&v[..8]))?, date8_word(word(&v[9..]))?);
+    let (from, to) = (date8(&value[..8])?, date8(&value[9..])?);
     (from <= to).then_some(DateRange { from, to })
+}
+
+/// Any `RD8` value, through the combinator chain.
+fn rd8_general(value: &[u8]) -> Result<DateRange, DateError> {
+    let (_, (from, to)) = all_consuming(separated_pair(d8, tag(&b"-"[..]), d8))
+        .parse(value)
+        .map_err(|_| DateError::Invalid)?;
+    if from > to {
+        return Err(DateError::Invalid);
+    }
+    Ok(DateRange { from, to })
 }
 
 fn d8(input: &[u8]) -> nom::IResult<&[u8], NaiveDate> {
@@ -90,15 +100,7 @@ pub fn parse_date_value(format: &[u8], value: &[u8]) -> Result<DateRange, DateEr
         b"D8" => date8(value)
             .map(DateRange::single)
             .ok_or(DateError::Invalid),
-        b"RD8" => {
-            let (_, (from, to)) = all_consuming(separated_pair(d8, tag(&b"-"[..]), d8))
-                .parse(value)
-                .map_err(|_| DateError::Invalid)?;
-            if from > to {
-                return Err(DateError::Invalid);
-            }
-            Ok(DateRange { from, to })
-        }
+        b"RD8" => rd8_exact(value).map_or_else(|| rd8_general(value), Ok),
         b"DT" if value.len() == 12 => {
             let d = date8(&value[..8]).ok_or(DateError::Invalid)?;
             let hh = &value[8..10];
@@ -422,13 +424,15 @@ impl<'a> ModelBuilder<'a> {
         value: &[u8],
         phi: bool,
     ) -> Option<DateRange> {
-        // A good `RD8` (statement dates on every institutional claim), by
-        // two word reads rather than the combinator chain.
-        if format == b"RD8" {
-            if let Some(range) = rd8_exact(value) {
-                return Some(range);
-            }
-        }
+        // A date read is a date whatever else holds (the value is not
+        // empty and the format is not TM): the statement dates of every
+        // institutional claim (`RD8`) come this way, so they come first.
+        // (A plain `D8` that [`ModelBuilder::date`] could not read is no
+        // date here either: nothing to remember.)
+        let e = match parse_date_value(format, value) {
+            Ok(d) => return Some(d),
+            Err(e) => e,
+        };
         // An empty value is the element checker's (element-missing).
         if value.trim_ascii().is_empty() {
             return None;
@@ -459,49 +463,42 @@ impl<'a> ModelBuilder<'a> {
             }
             return None;
         }
-        // (A plain `D8` that [`ModelBuilder::date`] could not read is no
-        // date here either: nothing to remember.)
-        match parse_date_value(format, value) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                let shown = String::from_utf8_lossy(format).into_owned();
-                let (rule, el, v, what) = match e {
-                    DateError::UnknownFormat => (
-                        RuleId::CodeInvalid,
-                        format_el,
-                        format,
-                        "is not a date format this reader knows (D8, RD8, DT)",
-                    ),
-                    DateError::Invalid => (
-                        RuleId::BadDate,
-                        format_el + 1,
-                        value,
-                        "does not hold a real date in that format",
-                    ),
-                };
-                let name = element_name(seg.id_bytes(), el);
-                self.bad_value(
-                    rule,
-                    seg,
-                    name.clone(),
-                    format!("{name} {what} ({shown})"),
-                    v,
-                    phi,
-                );
-                // 999: an invalid date (8) or code (7), and the element's
-                // reference number (1250 format, 1251 value; DMG 1250/1251 too).
-                let (code, reference) = match rule {
-                    RuleId::BadDate => ("8", "1251"),
-                    _ => ("7", "1250"),
-                };
-                if let Some(f) = self.findings.last_mut() {
-                    if f.element.as_deref() == Some(name.as_str()) {
-                        f.ack = Some(Box::new(AckDetail::element(code, el as u8, 0, reference)));
-                    }
-                }
-                None
+        let shown = String::from_utf8_lossy(format).into_owned();
+        let (rule, el, v, what) = match e {
+            DateError::UnknownFormat => (
+                RuleId::CodeInvalid,
+                format_el,
+                format,
+                "is not a date format this reader knows (D8, RD8, DT)",
+            ),
+            DateError::Invalid => (
+                RuleId::BadDate,
+                format_el + 1,
+                value,
+                "does not hold a real date in that format",
+            ),
+        };
+        let name = element_name(seg.id_bytes(), el);
+        self.bad_value(
+            rule,
+            seg,
+            name.clone(),
+            format!("{name} {what} ({shown})"),
+            v,
+            phi,
+        );
+        // 999: an invalid date (8) or code (7), and the element's
+        // reference number (1250 format, 1251 value; DMG 1250/1251 too).
+        let (code, reference) = match rule {
+            RuleId::BadDate => ("8", "1251"),
+            _ => ("7", "1250"),
+        };
+        if let Some(f) = self.findings.last_mut() {
+            if f.element.as_deref() == Some(name.as_str()) {
+                f.ack = Some(Box::new(AckDetail::element(code, el as u8, 0, reference)));
             }
         }
+        None
     }
 
     #[inline]
@@ -1244,7 +1241,7 @@ mod tests {
     }
 
     #[test]
-    fn rd8_fast_read_agrees_with_parse_date_value() {
+    fn rd8_fast_read_agrees_with_the_general_read() {
         let dates = [
             "20240229", "20230229", "20240301", "17991231", "18000101", "2024022x",
         ];
@@ -1260,7 +1257,7 @@ mod tests {
         values.push(b"20240229-20240301 ".to_vec());
         let mut read = 0;
         for v in &values {
-            let want = parse_date_value(b"RD8", v).ok();
+            let want = rd8_general(v).ok();
             if let Some(got) = rd8_exact(v) {
                 assert_eq!(Some(got), want, "{:?}", String::from_utf8_lossy(v));
                 read += 1;
