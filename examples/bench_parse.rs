@@ -3,7 +3,7 @@
 //! validate read on one and on `--jobs N` threads.
 //!
 //! ```sh
-//! cargo run --release --example bench_parse -- FILE [--runs N] [--jobs N] [--tokenizer-only | --count-only | --parse-only | --validate-only | --stages]
+//! cargo run --release --example bench_parse -- FILE [--runs N] [--jobs N] [--tokenizer-only | --count-only | --read-only | --place-only | --parse-only | --validate-only | --stages]
 //! ```
 //!
 //! The tokenizer is the speed of light for any X12 reader: memchr to each
@@ -26,6 +26,9 @@
 //! where its time goes: the reader and envelope checks alone, then with the
 //! loop builder placing every segment (no claim model), then the whole
 //! parse; each line gives the stage's time over the one before.
+//! `--read-only` and `--place-only` run the first two stages once (and
+//! the other `--*-only` flags one side once), for counting instructions
+//! under callgrind.
 //!
 //! With `--jobs N` (N > 1), validate also runs as `scrub837 validate
 //! --jobs N` does it: one thread reads and checks envelopes while N threads
@@ -230,11 +233,11 @@ fn main() {
             "--runs" => runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(3).max(1),
             "--jobs" => jobs = args.next().and_then(|v| v.parse().ok()).unwrap_or(1).max(1),
             // One side only, once: for counting instructions under callgrind.
-            "--tokenizer-only" | "--count-only" | "--parse-only" | "--validate-only"
-            | "--stages" => only = Some(a),
+            "--tokenizer-only" | "--count-only" | "--read-only" | "--place-only"
+            | "--parse-only" | "--validate-only" | "--stages" => only = Some(a),
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: bench_parse FILE [--runs N] [--jobs N] [--tokenizer-only | --count-only | --parse-only | --validate-only | --stages]"
+                    "usage: bench_parse FILE [--runs N] [--jobs N] [--tokenizer-only | --count-only | --read-only | --place-only | --parse-only | --validate-only | --stages]"
                 );
                 return;
             }
@@ -253,6 +256,12 @@ fn main() {
             };
             let (segments, elements, check) = tokenize(&path, tokens).expect("tokenize");
             println!("{segments} segments, {elements} elements (checksum {check})");
+            return;
+        }
+        Some(side @ ("--read-only" | "--place-only")) => {
+            let place = side == "--place-only";
+            let (segments, findings) = stage(&path, place).expect("stage");
+            println!("{segments} segments, {findings} findings");
             return;
         }
         Some("--stages") => {

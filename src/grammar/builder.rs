@@ -405,6 +405,9 @@ struct LoopHead<'g> {
     /// The trigger's required bit ([`LoopDef::required_bit`] of node 0).
     bit: u64,
     body_len: u32,
+    /// [`LoopDef::repeat`], `u32::MAX` when unbounded: every loop opened
+    /// checks it.
+    repeat: u32,
     hl: bool,
 }
 
@@ -485,6 +488,7 @@ impl<'g> LoopBuilder<'g> {
                     trigger: l.trigger(),
                     bit: l.required_bit(0),
                     body_len: l.body.len() as u32,
+                    repeat: l.repeat.unwrap_or(u32::MAX),
                     hl: l.trigger().id == SegmentId::new(b"HL"),
                 })
                 .collect(),
@@ -832,7 +836,7 @@ impl<'g> LoopBuilder<'g> {
         Step::NotHere
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_loop_repeat(
         &self,
         ci: usize,
@@ -840,19 +844,24 @@ impl<'g> LoopBuilder<'g> {
         seg: &Segment<'_>,
         sink: &mut dyn FnMut(Finding),
     ) {
-        let l = &self.g.loops[ci];
-        if let Some(max) = l.repeat {
-            if count > max {
-                sink(
-                    self.finding(
-                        RuleId::RepeatExceeded,
-                        seg.position(),
-                        format!("loop {} ({}) repeats more than {max} time(s)", l.id, l.name),
-                    )
-                    .with_ack(AckDetail::segment("4").in_loop(&l.id)),
-                );
-            }
+        if count > self.heads[ci].repeat {
+            self.report_loop_repeat(ci, seg, sink);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_loop_repeat(&self, ci: usize, seg: &Segment<'_>, sink: &mut dyn FnMut(Finding)) {
+        let l = &self.g.loops[ci];
+        let max = l.repeat.unwrap_or(u32::MAX);
+        sink(
+            self.finding(
+                RuleId::RepeatExceeded,
+                seg.position(),
+                format!("loop {} ({}) repeats more than {max} time(s)", l.id, l.name),
+            )
+            .with_ack(AckDetail::segment("4").in_loop(&l.id)),
+        );
     }
 
     fn push<'a, V: LoopVisitor<'a> + ?Sized>(
