@@ -408,6 +408,10 @@ struct LoopHead<'g> {
     /// [`LoopDef::repeat`], `u32::MAX` when unbounded: every loop opened
     /// checks it.
     repeat: u32,
+    /// Every required node's bit ([`LoopDef::required_mask`] over all
+    /// groups; all ones when the loop requires too many nodes for bits): a
+    /// loop closing with these filled lacks nothing, in one word test.
+    all_required: u64,
     hl: bool,
 }
 
@@ -489,6 +493,7 @@ impl<'g> LoopBuilder<'g> {
                     bit: l.required_bit(0),
                     body_len: l.body.len() as u32,
                     repeat: l.repeat.unwrap_or(u32::MAX),
+                    all_required: l.required_mask(0, u32::MAX).unwrap_or(u64::MAX),
                     hl: l.trigger().id == SegmentId::new(b"HL"),
                 })
                 .collect(),
@@ -1101,7 +1106,10 @@ impl<'g> LoopBuilder<'g> {
             let f = self.stack.pop().expect("the stack is deeper than depth");
             // What lies before the loop's current position was reported
             // when the builder moved past it; the rest is missing here.
-            self.report_missing(&f, u32::MAX, at, sink);
+            // (Usually every required node was filled: one word says so.)
+            if self.heads[f.def].all_required & !f.filled != 0 {
+                self.report_missing(&f, u32::MAX, at, sink);
+            }
             if let Some(has) = f.hl_has_children {
                 if has != f.hl_child_seen {
                     let msg = if has {
@@ -1393,6 +1401,22 @@ mod tests {
         assert_eq!(findings.len(), 1, "{findings:#?}");
         assert_eq!(findings[0].rule, RuleId::SegmentMissing);
         assert!(findings[0].message.contains("HI"));
+    }
+
+    #[test]
+    fn required_segment_missing_where_its_loop_closes() {
+        // Each 2400 loop lacks its DTP*472 at its end: noticed when the
+        // next LX starts another line, and when SE closes the last one.
+        let g = &Grammars::embedded().professional;
+        let (_, findings) = build(g, &PRIMER.replace("DTP*472*D8*20231215~", ""));
+        assert_eq!(findings.len(), 2, "{findings:#?}");
+        for f in &findings {
+            assert_eq!(f.rule, RuleId::SegmentMissing);
+            assert!(
+                f.message.contains("loop 2400") && f.message.contains("DTP"),
+                "{f:?}"
+            );
+        }
     }
 
     #[test]
