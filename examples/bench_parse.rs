@@ -356,7 +356,11 @@ fn main() {
         );
         rate
     });
-    println!("ratio parse/tokenizer: {:.2}", parse_rate / tok_rate);
+    let ratio = parse_rate / tok_rate;
+    println!(
+        "ratio parse/tokenizer: {ratio:.2}  (target: at least 0.50, {})",
+        if ratio >= 0.5 { "met" } else { "not met" }
+    );
     println!(
         "ratio parse/separator count: {:.2}",
         parse_rate / count_rate
