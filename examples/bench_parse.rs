@@ -12,9 +12,9 @@
 //! search for it cannot be optimized away). Beside it, and not what the
 //! target is measured against, runs a floor no reader can reach: memchr to
 //! each terminator and then only a vectorized count of the separators
-//! inside, which never locates an element. The full parse is the foundation's read: framing, envelope
-//! checks, the loop builder over the grammar, the claim model with dates and
-//! amounts. "validate" is what `scrub837 validate --jobs 1` does: the same
+//! inside, which never locates an element. The full parse is the
+//! foundation's read: framing, envelope checks, the loop builder over the
+//! grammar, the claim model with dates and amounts. "validate" is what `scrub837 validate --jobs 1` does: the same
 //! read plus every element's usage, type, length, codes and relational
 //! conditions, for the findings alone ([`Scanner::scan_findings`]: the
 //! values no finding reads, names and procedures, are not kept).
