@@ -14,10 +14,11 @@
 //! each terminator and then only a vectorized count of the separators
 //! inside, which never locates an element. The full parse is the
 //! foundation's read: framing, envelope checks, the loop builder over the
-//! grammar, the claim model with dates and amounts. "validate" is what `scrub837 validate --jobs 1` does: the same
-//! read plus every element's usage, type, length, codes and relational
-//! conditions, for the findings alone ([`Scanner::scan_findings`]: the
-//! values no finding reads, names and procedures, are not kept).
+//! grammar, the claim model with dates and amounts. "validate" is what
+//! `scrub837 validate --jobs 1` does: the same read plus every element's
+//! usage, type, length, codes and relational conditions, for the findings
+//! alone ([`Scanner::scan_findings`]: the values no finding reads, names
+//! and procedures, are not kept).
 //! All stream the file in the same 256 KiB reads; the best of N runs is
 //! reported (the file is in the page cache after the first).
 //! `bench/parse.sh` generates the inputs and runs this.
