@@ -857,8 +857,7 @@ impl<'g> LoopBuilder<'g> {
     #[cold]
     #[inline(never)]
     fn report_loop_repeat(&self, ci: usize, seg: &Segment<'_>, sink: &mut dyn FnMut(Finding)) {
-        let l = &self.g.loops[ci];
-        let max = l.repeat.unwrap_or(u32::MAX);
+        let (l, max) = (&self.g.loops[ci], self.heads[ci].repeat);
         sink(
             self.finding(
                 RuleId::RepeatExceeded,
