@@ -540,6 +540,61 @@ impl<'a> ModelBuilder<'a> {
         })
     }
 
+    /// The diagnoses of an HI segment: each element's qualifier and code
+    /// (its first two components), kept when the qualifier names a
+    /// diagnosis code list.
+    #[inline(always)]
+    fn diagnoses(&mut self, seg: &Segment<'a>) {
+        let comp = seg.delimiters().component;
+        let Some(mut ends) = seg.field_ends() else {
+            for e in seg.elements() {
+                let [q, code] = components::<2>(e.as_bytes(), comp);
+                self.diagnosis(q, code);
+            }
+            return;
+        };
+        // Under 64 bytes (nearly every HI): the component separators of
+        // the whole segment in one scan, and each element's from its span
+        // of that map, rather than a scan per element.
+        let b = seg.as_bytes();
+        let comps = index_seps(b, comp);
+        // The id ends at the first bit; each element at the next.
+        let mut start = ends.trailing_zeros() as usize + 1;
+        ends &= ends - 1;
+        while ends != 0 {
+            let end = ends.trailing_zeros() as usize;
+            ends &= ends - 1;
+            // (`start` <= `end` < 64: the shifts stay in range.)
+            let inside = (comps >> start) & ((1u64 << (end - start)) - 1);
+            let (q, code) = if inside == 0 {
+                (&b[start..end], &b[end..end])
+            } else {
+                let c = start + inside.trailing_zeros() as usize;
+                let rest = inside & (inside - 1);
+                let code_end = if rest == 0 {
+                    end
+                } else {
+                    start + rest.trailing_zeros() as usize
+                };
+                (&b[start..c], &b[c + 1..code_end])
+            };
+            self.diagnosis(q, code);
+            start = end + 1;
+        }
+    }
+
+    /// One HI element's qualifier and code, kept when it is a diagnosis.
+    #[inline(always)]
+    fn diagnosis(&mut self, q: &'a [u8], code: &'a [u8]) {
+        let q = trim(q);
+        if is_diagnosis_qualifier(q) {
+            self.tx.diagnoses.push(Diagnosis {
+                qualifier: q,
+                code: trim(code),
+            });
+        }
+    }
+
     /// The 2300 loop's segments.
     #[inline(always)]
     fn claim_segment(&mut self, read: ModelRead, seg: &Segment<'a>) {
@@ -586,17 +641,7 @@ impl<'a> ModelBuilder<'a> {
                 }
             }
             ModelRead::Hi => {
-                let comp = seg.delimiters().component;
-                for e in seg.elements() {
-                    let [q, code] = components::<2>(e.as_bytes(), comp);
-                    let q = trim(q);
-                    if is_diagnosis_qualifier(q) {
-                        self.tx.diagnoses.push(Diagnosis {
-                            qualifier: q,
-                            code: trim(code),
-                        });
-                    }
-                }
+                self.diagnoses(seg);
                 let n = self.tx.diagnoses.len();
                 self.tx
                     .claims
@@ -1097,6 +1142,69 @@ mod tests {
                 assert_eq!(trim(&v), v.trim_ascii(), "{v:?}");
             }
         }
+    }
+
+    #[test]
+    fn diagnoses_are_read_like_a_split() {
+        // The model's HI read against `split`: every element after the id,
+        // its first two components, the qualifier trimmed and kept when it
+        // names a diagnosis list. Segments under and over 64 bytes (the
+        // one-scan path and the per-element one).
+        let elements: [&[u8]; 12] = [
+            b"ABK:C541",
+            b"ABF:R110",
+            b"BF:Z5111:D8:20240101",
+            b"BH:01:D8:20240101",
+            b"",
+            b":",
+            b"ABJ",
+            b" APR :Z992 ",
+            b"ABN:::",
+            b"ZZ:X",
+            b"PR:A01",
+            b"BN:V01XXXA:D8",
+        ];
+        let mut cases = Vec::new();
+        for n in 0..=24usize {
+            for shift in 0..elements.len() {
+                let mut seg = b"HI".to_vec();
+                for k in 0..n {
+                    seg.push(b'*');
+                    seg.extend_from_slice(elements[(shift + 3 * k) % elements.len()]);
+                }
+                cases.push(seg);
+            }
+        }
+        cases.push(b"HI*".to_vec());
+        cases.push(b"HI**".to_vec());
+        let mut long_ones = 0;
+        for content in &cases {
+            long_ones += usize::from(content.len() >= 64);
+            let seg = Segment::new(
+                content,
+                crate::lex::Delimiters::STANDARD,
+                Default::default(),
+            );
+            let mut mb = ModelBuilder::new(Form::Professional, "t".into());
+            mb.diagnoses(&seg);
+            let want: Vec<Diagnosis<'_>> = content
+                .split(|b| *b == b'*')
+                .skip(1)
+                .filter_map(|e| {
+                    let mut c = e.split(|b| *b == b':');
+                    let q = c.next().unwrap_or(&[]).trim_ascii();
+                    let code = c.next().unwrap_or(&[]).trim_ascii();
+                    is_diagnosis_qualifier(q).then_some(Diagnosis { qualifier: q, code })
+                })
+                .collect();
+            assert_eq!(
+                mb.tx.diagnoses,
+                want,
+                "{}",
+                String::from_utf8_lossy(content)
+            );
+        }
+        assert!(long_ones > 20 && cases.len() - long_ones > 20);
     }
 
     #[test]
