@@ -301,6 +301,64 @@ fn components_bytewise<const N: usize>(v: &[u8], sep: u8) -> [&[u8]; N] {
     out
 }
 
+/// The elements (or components) of a value under 64 bytes in order, from
+/// its separator map with one more bit at its length ([`Segment::field_ends`]):
+/// each `next` is the bytes up to the next set bit, empty once past the
+/// last. The values stay in registers, where an array of them would be
+/// written out and read back.
+struct Walk<'v> {
+    bytes: &'v [u8],
+    ends: u64,
+    start: usize,
+}
+
+impl<'v> Walk<'v> {
+    #[inline(always)]
+    fn new(bytes: &'v [u8], ends: u64) -> Walk<'v> {
+        debug_assert!(bytes.len() < 64 && ends >> bytes.len() == 1);
+        Walk {
+            bytes,
+            ends,
+            start: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> &'v [u8] {
+        if self.ends == 0 {
+            return &[];
+        }
+        let end = self.ends.trailing_zeros() as usize;
+        self.ends &= self.ends - 1;
+        let v = &self.bytes[self.start..end];
+        self.start = end + 1;
+        v
+    }
+}
+
+/// A composite procedure (qualifier, code, up to four modifiers); `None`
+/// for an empty value.
+#[inline(always)]
+fn procedure_of(value: &[u8], component: u8) -> Option<Procedure<'_>> {
+    if value.is_empty() {
+        return None;
+    }
+    if value.len() >= 64 {
+        let [qualifier, code, m1, m2, m3, m4] = components::<6>(value, component);
+        return Some(Procedure {
+            qualifier,
+            code,
+            modifiers: [m1, m2, m3, m4],
+        });
+    }
+    let mut w = Walk::new(value, index_seps(value, component) | 1 << value.len());
+    Some(Procedure {
+        qualifier: w.next(),
+        code: w.next(),
+        modifiers: [w.next(), w.next(), w.next(), w.next()],
+    })
+}
+
 /// Builds a [`Transaction`] from the loop builder's events.
 ///
 /// Use [`build_transaction`] for a whole block; the builder is public for
@@ -528,18 +586,6 @@ impl<'a> ModelBuilder<'a> {
         );
     }
 
-    fn procedure(value: &'a [u8], component: u8) -> Option<Procedure<'a>> {
-        if value.is_empty() {
-            return None;
-        }
-        let [qualifier, code, m1, m2, m3, m4] = components::<6>(value, component);
-        Some(Procedure {
-            qualifier,
-            code,
-            modifiers: [m1, m2, m3, m4],
-        })
-    }
-
     /// The diagnoses of an HI segment: each element's qualifier and code
     /// (its first two components), kept when the qualifier names a
     /// diagnosis code list.
@@ -654,35 +700,66 @@ impl<'a> ModelBuilder<'a> {
         }
     }
 
-    /// A service line's charge (element and name), which the claim balance
-    /// reads, onto the open line; then its units: `Some` for the model, or
-    /// without `keep` read only for what a bad value says, and `None`.
+    /// SV1 or SV2: charge, units, procedure, unit basis (and on SV2 the
+    /// revenue code). The charge, which the claim balance reads, is always
+    /// kept; without `keep` the units are read only for what a bad value
+    /// says. Under 64 bytes (every service segment in practice) the five
+    /// elements come from one walk of the separator map, not a walk per
+    /// element, and the procedure's components from one scan.
     #[inline(always)]
-    fn charge_and_units(
-        &mut self,
-        seg: &Segment<'a>,
-        charge: (usize, &'static str),
-        units: (usize, &'static str),
-    ) -> Option<Option<Amount>> {
-        let c = self.amount(seg, seg.value(charge.0), charge.1);
-        self.tx
-            .lines
-            .last_mut()
-            .expect("a 2400 loop is open")
-            .charge = c;
-        if self.keep {
-            return Some(self.amount(seg, seg.value(units.0), units.1));
+    fn service(&mut self, seg: &Segment<'a>, sv2: bool) {
+        let (rev, procedure, charge, basis, units) = match seg.field_ends() {
+            Some(ends) => {
+                let mut w = Walk::new(seg.as_bytes(), ends);
+                w.next(); // the id
+                let rev = if sv2 { w.next() } else { &[] };
+                (rev, w.next(), w.next(), w.next(), w.next())
+            }
+            None if sv2 => (
+                seg.value(1),
+                seg.value(2),
+                seg.value(3),
+                seg.value(4),
+                seg.value(5),
+            ),
+            None => (
+                &[][..],
+                seg.value(1),
+                seg.value(2),
+                seg.value(3),
+                seg.value(4),
+            ),
+        };
+        let (charge_name, units_name) = if sv2 {
+            ("SV2-03", "SV2-05")
+        } else {
+            ("SV1-02", "SV1-04")
+        };
+        let charge = self.amount(seg, charge, charge_name);
+        let units = if self.keep || !self.elements_checked {
+            self.amount(seg, units, units_name)
+        } else {
+            None
+        };
+        let keep = self.keep;
+        let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
+        line.charge = charge;
+        if !keep {
+            return;
         }
-        if !self.elements_checked {
-            self.amount(seg, seg.value(units.0), units.1);
+        if sv2 {
+            let rev = trim(rev);
+            line.revenue_code = (!rev.is_empty()).then_some(rev);
         }
-        None
+        line.procedure = procedure_of(procedure, seg.delimiters().component);
+        line.unit_basis = trim(basis);
+        line.units = units;
+        line.service_position = seg.position();
     }
 
     /// The 2400 loop's segments.
     #[inline(always)]
     fn line_segment(&mut self, read: ModelRead, seg: &Segment<'a>) {
-        let comp = seg.delimiters().component;
         match read {
             ModelRead::Lx => {
                 let v = trim(seg.value(1));
@@ -699,28 +776,8 @@ impl<'a> ModelBuilder<'a> {
                     .expect("a 2400 loop is open")
                     .number = n;
             }
-            ModelRead::Sv1 => {
-                let Some(units) = self.charge_and_units(seg, (2, "SV1-02"), (4, "SV1-04")) else {
-                    return;
-                };
-                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                line.procedure = Self::procedure(seg.value(1), comp);
-                line.unit_basis = trim(seg.value(3));
-                line.units = units;
-                line.service_position = seg.position();
-            }
-            ModelRead::Sv2 => {
-                let Some(units) = self.charge_and_units(seg, (3, "SV2-03"), (5, "SV2-05")) else {
-                    return;
-                };
-                let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
-                let rev = trim(seg.value(1));
-                line.revenue_code = (!rev.is_empty()).then_some(rev);
-                line.procedure = Self::procedure(seg.value(2), comp);
-                line.unit_basis = trim(seg.value(4));
-                line.units = units;
-                line.service_position = seg.position();
-            }
+            ModelRead::Sv1 => self.service(seg, false),
+            ModelRead::Sv2 => self.service(seg, true),
             ModelRead::LineDate if trim(seg.value(1)) == b"472" => {
                 let d = self.date(seg, 2, seg.value(2), seg.value(3), false);
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
@@ -736,6 +793,23 @@ impl<'a> ModelBuilder<'a> {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+impl ModelBuilder<'_> {
+    /// Opens one empty service line, as a 2400 loop's start does.
+    fn open_line_for_test(&mut self) {
+        let seg = Segment::new(
+            b"LX*1",
+            crate::lex::Delimiters::STANDARD,
+            Default::default(),
+        );
+        let g = &crate::grammar::Grammars::embedded().professional;
+        let l = (0..g.loops.len())
+            .find(|&l| g.loop_kind(l) == LoopKind::ServiceLine)
+            .expect("a 2400 loop");
+        self.open(g, l, &seg);
     }
 }
 
@@ -1203,6 +1277,93 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(content)
             );
+        }
+        assert!(long_ones > 20 && cases.len() - long_ones > 20);
+    }
+
+    #[test]
+    fn service_lines_are_read_like_element_lookups() {
+        // `service` walks the separator map once; the reference looks each
+        // element up and splits the procedure. SV1 and SV2, under and over
+        // 64 bytes, elements missing, empty or padded, bad amounts.
+        let procs: [&str; 6] = [
+            "HC:S0353",
+            "HC:96413:25:59:GT:XU",
+            "HC:99213:25:59:GT:XU:76",
+            "",
+            " HC : 99213 ",
+            "HC:G0498:::JW",
+        ];
+        let tails: [&str; 7] = [
+            "*450*UN*1***1:2",
+            "*286.5*UN*3",
+            "*12.50*MJ*",
+            "*x*UN*1",
+            "**UN*2.5",
+            "* 75 *UN* 4 *****Y",
+            "",
+        ];
+        let revs = ["0960", "", " 0260 "];
+        let pad = "*".to_string() + &"A".repeat(40);
+        let mut cases = Vec::new();
+        for p in procs {
+            for t in tails {
+                cases.push(format!("SV1*{p}{t}"));
+                cases.push(format!("SV1*{p}{t}{pad}"));
+                for r in revs {
+                    cases.push(format!("SV2*{r}*{p}{t}"));
+                    cases.push(format!("SV2*{r}*{p}{t}{pad}"));
+                }
+            }
+        }
+        cases.push("SV1".to_string());
+        cases.push("SV2*".to_string());
+        let mut long_ones = 0;
+        for content in &cases {
+            long_ones += usize::from(content.len() >= 64);
+            let seg = Segment::new(
+                content.as_bytes(),
+                crate::lex::Delimiters::STANDARD,
+                crate::finding::Position {
+                    segment: 7,
+                    offset: 99,
+                },
+            );
+            let sv2 = content.starts_with("SV2");
+            let mut mb = ModelBuilder::new(Form::Professional, "t".into());
+            mb.open_line_for_test();
+            mb.service(&seg, sv2);
+            let got = (mb.tx.lines[0].clone(), mb.findings.len());
+            // The reference.
+            let at = |n: usize| seg.value(n + usize::from(sv2));
+            let amount = |v: &[u8]| {
+                let v = v.trim_ascii();
+                (!v.is_empty()).then(|| Amount::parse(v))
+            };
+            let mut want = ServiceLine {
+                charge: amount(at(2)).flatten(),
+                units: amount(at(4)).flatten(),
+                unit_basis: at(3).trim_ascii(),
+                service_position: seg.position(),
+                ..mb.tx.lines[0].clone()
+            };
+            want.revenue_code = Some(seg.value(1).trim_ascii()).filter(|r| sv2 && !r.is_empty());
+            want.procedure = (!at(1).is_empty()).then(|| {
+                let mut c = at(1)
+                    .split(|b| *b == b':')
+                    .chain(std::iter::repeat(&[][..]));
+                let mut next = || c.next().unwrap_or(&[]);
+                Procedure {
+                    qualifier: next(),
+                    code: next(),
+                    modifiers: [next(), next(), next(), next()],
+                }
+            });
+            let bad = [at(2), at(4)]
+                .iter()
+                .filter(|v| amount(v) == Some(None))
+                .count();
+            assert_eq!(got, (want, bad), "{content}");
         }
         assert!(long_ones > 20 && cases.len() - long_ones > 20);
     }
