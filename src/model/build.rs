@@ -336,6 +336,24 @@ impl<'v> Walk<'v> {
     }
 }
 
+/// A [`Walk`] over the elements of `seg` after its id, when it is under 64
+/// bytes.
+#[inline(always)]
+fn walk<'a>(seg: &Segment<'a>) -> Option<Walk<'a>> {
+    let mut w = Walk::new(seg.as_bytes(), seg.field_ends()?);
+    w.next();
+    Some(w)
+}
+
+/// Elements 1 to 3 (a DTP's qualifier, format and date), in one walk.
+#[inline(always)]
+fn first_three<'a>(seg: &Segment<'a>) -> (&'a [u8], &'a [u8], &'a [u8]) {
+    match walk(seg) {
+        Some(mut w) => (w.next(), w.next(), w.next()),
+        None => (seg.value(1), seg.value(2), seg.value(3)),
+    }
+}
+
 /// A composite procedure (qualifier, code, up to four modifiers); `None`
 /// for an empty value.
 #[inline(always)]
@@ -646,22 +664,31 @@ impl<'a> ModelBuilder<'a> {
     fn claim_segment(&mut self, read: ModelRead, seg: &Segment<'a>) {
         match read {
             ModelRead::Clm => {
-                let total = self.amount(seg, seg.value(2), "CLM02");
+                let (id, total, place) = match walk(seg) {
+                    Some(mut w) => (w.next(), w.next(), {
+                        w.next();
+                        w.next();
+                        w.next()
+                    }),
+                    None => (seg.value(1), seg.value(2), seg.value(5)),
+                };
+                let total = self.amount(seg, total, "CLM02");
                 let claim = self.tx.claims.last_mut().expect("a 2300 loop is open");
-                claim.id = trim(seg.value(1));
+                claim.id = trim(id);
                 claim.total = total;
                 if self.keep {
                     let [facility, _, frequency] =
-                        components::<3>(seg.value(5), seg.delimiters().component);
+                        components::<3>(place, seg.delimiters().component);
                     claim.facility_code = trim(facility);
                     claim.frequency = trim(frequency);
                 }
             }
             ModelRead::ClaimDate => {
-                let read = self.date(seg, 2, seg.value(2), seg.value(3), false);
+                let (qualifier, format, value) = first_three(seg);
+                let read = self.date(seg, 2, format, value, false);
                 if let Some(dates) = read.filter(|_| self.keep) {
                     self.tx.dates.push(ClaimDate {
-                        qualifier: trim(seg.value(1)),
+                        qualifier: trim(qualifier),
                         dates,
                     });
                     let n = self.tx.dates.len();
@@ -708,10 +735,8 @@ impl<'a> ModelBuilder<'a> {
     /// element, and the procedure's components from one scan.
     #[inline(always)]
     fn service(&mut self, seg: &Segment<'a>, sv2: bool) {
-        let (rev, procedure, charge, basis, units) = match seg.field_ends() {
-            Some(ends) => {
-                let mut w = Walk::new(seg.as_bytes(), ends);
-                w.next(); // the id
+        let (rev, procedure, charge, basis, units) = match walk(seg) {
+            Some(mut w) => {
                 let rev = if sv2 { w.next() } else { &[] };
                 (rev, w.next(), w.next(), w.next(), w.next())
             }
@@ -778,8 +803,12 @@ impl<'a> ModelBuilder<'a> {
             }
             ModelRead::Sv1 => self.service(seg, false),
             ModelRead::Sv2 => self.service(seg, true),
-            ModelRead::LineDate if trim(seg.value(1)) == b"472" => {
-                let d = self.date(seg, 2, seg.value(2), seg.value(3), false);
+            ModelRead::LineDate => {
+                let (qualifier, format, value) = first_three(seg);
+                if trim(qualifier) != b"472" {
+                    return;
+                }
+                let d = self.date(seg, 2, format, value, false);
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
                 if line.service_date.is_none() {
                     line.service_date = d;
