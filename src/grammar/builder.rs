@@ -868,6 +868,7 @@ impl<'g> LoopBuilder<'g> {
         );
     }
 
+    #[inline(always)]
     fn push<'a, V: LoopVisitor<'a> + ?Sized>(
         &mut self,
         def: usize,
@@ -1094,6 +1095,7 @@ impl<'g> LoopBuilder<'g> {
         }
     }
 
+    #[inline(always)]
     fn close_to<'a, V: LoopVisitor<'a> + ?Sized>(
         &mut self,
         depth: usize,
