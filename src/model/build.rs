@@ -462,7 +462,7 @@ impl<'a> ModelBuilder<'a> {
 
     /// Reads a date from a format element and a value element of `seg`
     /// (numbered `format_el` and `format_el + 1`); a bad one is a finding.
-    #[inline]
+    #[inline(always)]
     fn date(
         &mut self,
         seg: &Segment<'a>,
