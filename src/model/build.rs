@@ -735,6 +735,26 @@ impl<'a> ModelBuilder<'a> {
     /// element, and the procedure's components from one scan.
     #[inline(always)]
     fn service(&mut self, seg: &Segment<'a>, sv2: bool) {
+        let (charge_name, units_name) = if sv2 {
+            ("SV2-03", "SV2-05")
+        } else {
+            ("SV1-02", "SV1-04")
+        };
+        if !self.keep {
+            // Findings only: the charge, and the units for what a bad value
+            // says unless the element checks say it.
+            let at = usize::from(sv2);
+            let charge = self.amount(seg, seg.value(2 + at), charge_name);
+            if !self.elements_checked {
+                self.amount(seg, seg.value(4 + at), units_name);
+            }
+            self.tx
+                .lines
+                .last_mut()
+                .expect("a 2400 loop is open")
+                .charge = charge;
+            return;
+        }
         let (rev, procedure, charge, basis, units) = match walk(seg) {
             Some(mut w) => {
                 let rev = if sv2 { w.next() } else { &[] };
@@ -755,23 +775,10 @@ impl<'a> ModelBuilder<'a> {
                 seg.value(4),
             ),
         };
-        let (charge_name, units_name) = if sv2 {
-            ("SV2-03", "SV2-05")
-        } else {
-            ("SV1-02", "SV1-04")
-        };
         let charge = self.amount(seg, charge, charge_name);
-        let units = if self.keep || !self.elements_checked {
-            self.amount(seg, units, units_name)
-        } else {
-            None
-        };
-        let keep = self.keep;
+        let units = self.amount(seg, units, units_name);
         let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
         line.charge = charge;
-        if !keep {
-            return;
-        }
         if sv2 {
             let rev = trim(rev);
             line.revenue_code = (!rev.is_empty()).then_some(rev);
