@@ -934,12 +934,44 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
         // most of the rest nothing a finding reads: say so before the call.
         let read = node.model;
         if read != ModelRead::Nothing && (self.keep || read.finds()) {
-            self.model_segment(read, seg);
+            // The three reads of every professional service line have
+            // calls of their own: `model_segment`, which holds every read,
+            // saves and restores registers that these do not use.
+            match read {
+                ModelRead::Lx => self.line_number(seg),
+                ModelRead::Sv1 => self.professional_service(seg),
+                ModelRead::LineDate => self.line_date(seg),
+                _ => self.model_segment(read, seg),
+            }
         }
     }
 }
 
 impl<'a> ModelBuilder<'a> {
+    /// LX, when a line is open.
+    #[inline(never)]
+    fn line_number(&mut self, seg: &Segment<'a>) {
+        if !self.tx.lines.is_empty() {
+            self.line_segment(ModelRead::Lx, seg);
+        }
+    }
+
+    /// SV1, when a line is open.
+    #[inline(never)]
+    fn professional_service(&mut self, seg: &Segment<'a>) {
+        if !self.tx.lines.is_empty() {
+            self.line_segment(ModelRead::Sv1, seg);
+        }
+    }
+
+    /// A service line's DTP, when a line is open.
+    #[inline(never)]
+    fn line_date(&mut self, seg: &Segment<'a>) {
+        if !self.tx.lines.is_empty() {
+            self.line_segment(ModelRead::LineDate, seg);
+        }
+    }
+
     /// [`LoopVisitor::segment`] for a segment the model reads.
     #[inline(never)]
     fn model_segment(&mut self, read: ModelRead, seg: &Segment<'a>) {
