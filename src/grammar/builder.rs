@@ -772,8 +772,9 @@ impl<'g> LoopBuilder<'g> {
                     if sn.group > group && sn.needs & !self.stack[d].filled != 0 {
                         self.report_missing(&self.stack[d], sn.group, seg.position(), sink);
                     }
-                    self.stack[d].group = sn.group;
-                    self.stack[d].filled |= def.required_bit(i);
+                    let f = &mut self.stack[d];
+                    f.group = sn.group;
+                    f.filled |= def.required_bit(i);
                     let count = self.bump(d, i);
                     if sn.max.is_some_and(|m| count > m) {
                         sink(
@@ -805,8 +806,9 @@ impl<'g> LoopBuilder<'g> {
                     if *group > self.stack[d].group && needs & !self.stack[d].filled != 0 {
                         self.report_missing(&self.stack[d], *group, seg.position(), sink);
                     }
-                    self.stack[d].group = *group;
-                    self.stack[d].filled |= def.required_bit(i);
+                    let f = &mut self.stack[d];
+                    f.group = *group;
+                    f.filled |= def.required_bit(i);
                     let count = self.bump(d, i);
                     self.check_loop_repeat(*index, count, seg, sink);
                     self.push(*index, i, seg, v, sink);
@@ -1010,12 +1012,16 @@ impl<'g> LoopBuilder<'g> {
     /// `d`; the new count.
     #[inline(always)]
     fn bump(&mut self, d: usize, i: usize) -> u32 {
-        let n = self.count(&self.stack[d], i) + 1;
+        // One borrow of the frame and one of the slot: indexing `stack`
+        // again after a store through it reloads and rechecks its length.
         let f = &mut self.stack[d];
+        let fresh = i < 64 && f.seen & 1 << i == 0;
         if i < 64 {
             f.seen |= 1 << i;
         }
-        self.counts[f.base + i] = n;
+        let slot = &mut self.counts[f.base + i];
+        let n = if fresh { 1 } else { *slot + 1 };
+        *slot = n;
         n
     }
 
