@@ -192,7 +192,7 @@ pub(crate) const INDEXED_MAX: usize = 64;
 /// The element separators of `b` as a bitmap (bit `i`: byte `i`), eight
 /// bytes at a time; the last, partial word is read with overlapping loads,
 /// never byte by byte. `b` is at most [`INDEXED_MAX`] bytes.
-#[inline]
+#[inline(always)]
 pub(crate) fn index_seps(b: &[u8], sep: u8) -> u64 {
     let len = b.len();
     debug_assert!(len <= INDEXED_MAX);
