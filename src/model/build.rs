@@ -850,6 +850,7 @@ impl ModelBuilder<'_> {
 }
 
 impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
+    #[inline(always)]
     fn open(&mut self, g: &Grammar, l: usize, seg: &Segment<'a>) {
         let pos = seg.position();
         let tx = &mut self.tx;
