@@ -772,10 +772,7 @@ impl<'g> LoopBuilder<'g> {
                     if sn.group > group && sn.needs & !self.stack[d].filled != 0 {
                         self.report_missing(&self.stack[d], sn.group, seg.position(), sink);
                     }
-                    let f = &mut self.stack[d];
-                    f.group = sn.group;
-                    f.filled |= def.required_bit(i);
-                    let count = self.bump(d, i);
+                    let count = self.fill(d, i, Some(sn.group), def.required_bit(i));
                     if sn.max.is_some_and(|m| count > m) {
                         sink(
                             self.finding(
@@ -806,10 +803,7 @@ impl<'g> LoopBuilder<'g> {
                     if *group > self.stack[d].group && needs & !self.stack[d].filled != 0 {
                         self.report_missing(&self.stack[d], *group, seg.position(), sink);
                     }
-                    let f = &mut self.stack[d];
-                    f.group = *group;
-                    f.filled |= def.required_bit(i);
-                    let count = self.bump(d, i);
+                    let count = self.fill(d, i, Some(*group), def.required_bit(i));
                     self.check_loop_repeat(*index, count, seg, sink);
                     self.push(*index, i, seg, v, sink);
                 }
@@ -818,8 +812,8 @@ impl<'g> LoopBuilder<'g> {
                 let node_in_parent = self.stack[d].node_in_parent;
                 self.close_to(d, seg.position(), v, sink);
                 let pdef = self.stack[d - 1].def;
-                self.stack[d - 1].filled |= self.g.loops[pdef].required_bit(node_in_parent);
-                let count = self.bump(d - 1, node_in_parent);
+                let bit = self.g.loops[pdef].required_bit(node_in_parent);
+                let count = self.fill(d - 1, node_in_parent, None, bit);
                 self.check_loop_repeat(def_idx, count, seg, sink);
                 self.push(def_idx, node_in_parent, seg, v, sink);
             }
@@ -1008,13 +1002,18 @@ impl<'g> LoopBuilder<'g> {
         }
     }
 
-    /// Counts one more fill of body node `i` of the open loop at depth
-    /// `d`; the new count.
+    /// Fills body node `i` of the open loop at depth `d`: moves the loop
+    /// to `group` (when given), sets the node's required `bit` and counts
+    /// one more fill; the new count.
     #[inline(always)]
-    fn bump(&mut self, d: usize, i: usize) -> u32 {
+    fn fill(&mut self, d: usize, i: usize, group: Option<u32>, bit: u64) -> u32 {
         // One borrow of the frame and one of the slot: indexing `stack`
         // again after a store through it reloads and rechecks its length.
         let f = &mut self.stack[d];
+        if let Some(group) = group {
+            f.group = group;
+        }
+        f.filled |= bit;
         let fresh = i < 64 && f.seen & 1 << i == 0;
         if i < 64 {
             f.seen |= 1 << i;
