@@ -772,7 +772,7 @@ impl<'g> LoopBuilder<'g> {
                     if sn.group > group && sn.needs & !self.stack[d].filled != 0 {
                         self.report_missing(&self.stack[d], sn.group, seg.position(), sink);
                     }
-                    let count = self.fill(d, i, Some(sn.group), def.required_bit(i));
+                    let count = self.fill(d, i, Some(sn.group), sn.bit);
                     if sn.max.is_some_and(|m| count > m) {
                         sink(
                             self.finding(
@@ -795,6 +795,7 @@ impl<'g> LoopBuilder<'g> {
                     index,
                     group,
                     needs,
+                    bit,
                     ..
                 }) => {
                     if self.stack.len() > d + 1 {
@@ -803,7 +804,7 @@ impl<'g> LoopBuilder<'g> {
                     if *group > self.stack[d].group && needs & !self.stack[d].filled != 0 {
                         self.report_missing(&self.stack[d], *group, seg.position(), sink);
                     }
-                    let count = self.fill(d, i, Some(*group), def.required_bit(i));
+                    let count = self.fill(d, i, Some(*group), *bit);
                     self.check_loop_repeat(*index, count, seg, sink);
                     self.push(*index, i, seg, v, sink);
                 }

@@ -233,6 +233,8 @@ pub struct SegmentNode {
     /// the filled nodes cover it, moving here leaves nothing missing
     /// (`u64::MAX` when the loop has no masks, so the full check runs).
     pub(crate) needs: u64,
+    /// [`LoopDef::required_bit`] of this node, where placing it reads it.
+    pub(crate) bit: u64,
 }
 
 impl SegmentNode {
@@ -263,6 +265,8 @@ pub struct LoopNode {
     pub group: u32,
     /// As [`SegmentNode`]'s: the required nodes of the groups before.
     pub(crate) needs: u64,
+    /// As [`SegmentNode`]'s: this node's required bit.
+    pub(crate) bit: u64,
 }
 
 impl Node {
@@ -626,6 +630,7 @@ impl Grammar {
                             elements: None,
                             model: ModelRead::of(LoopKind::from_id(&l.id), id),
                             needs: u64::MAX,
+                            bit: 0,
                         })
                     }
                     (None, Some(child)) => {
@@ -659,6 +664,7 @@ impl Grammar {
                             usage,
                             group,
                             needs: u64::MAX,
+                            bit: 0,
                         })
                     }
                     _ => return Err(ectx("give exactly one of `segment` and `loop`".into())),
@@ -741,9 +747,10 @@ impl Grammar {
             for i in 0..l.body.len() {
                 // (No masks, more than 64 required nodes: the full check.)
                 let needs = l.required_mask(0, l.body[i].group()).unwrap_or(u64::MAX);
+                let bit = l.required_bit(i);
                 match &mut l.body[i] {
-                    Node::Segment(sn) => sn.needs = needs,
-                    Node::Loop(ln) => ln.needs = needs,
+                    Node::Segment(sn) => (sn.needs, sn.bit) = (needs, bit),
+                    Node::Loop(ln) => (ln.needs, ln.bit) = (needs, bit),
                 }
             }
             loops[li].table = LoopDef::hash_by_id(&by_id);
@@ -942,13 +949,15 @@ mod tests {
                         assert_eq!(want.count_ones() as usize, l.required_in(from, to).count());
                     }
                 }
-                // Each node's `needs` is the mask of the groups before it.
-                for n in &l.body {
-                    let needs = match n {
-                        Node::Segment(sn) => sn.needs,
-                        Node::Loop(ln) => ln.needs,
+                // Each node's `needs` is the mask of the groups before it,
+                // its `bit` its own.
+                for (i, n) in l.body.iter().enumerate() {
+                    let (needs, bit) = match n {
+                        Node::Segment(sn) => (sn.needs, sn.bit),
+                        Node::Loop(ln) => (ln.needs, ln.bit),
                     };
                     assert_eq!(Some(needs), l.required_mask(0, n.group()), "{}", l.id);
+                    assert_eq!(bit, l.required_bit(i), "{} node {i}", l.id);
                 }
             }
         }
