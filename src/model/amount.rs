@@ -29,6 +29,11 @@ impl Amount {
     /// Parses an X12 `R` value: optional `-`, digits, optional `.` and
     /// digits (at most six decimals, at most 12 whole digits).
     pub fn parse(v: &[u8]) -> Option<Amount> {
+        // A service line's units are nearly always one digit: no loops.
+        if let [b] = v {
+            let d = b.wrapping_sub(b'0');
+            return (d <= 9).then(|| Amount(i64::from(d) * SCALE));
+        }
         // One pass over the bytes: amounts are on every claim and line, and
         // this runs several times faster than a combinator chain.
         let (neg, v) = match v.split_first() {
@@ -169,6 +174,13 @@ mod tests {
             "1234567890123",
         ] {
             assert!(Amount::parse(bad.as_bytes()).is_none(), "{bad}");
+        }
+        // One byte (the quick path): a digit, else nothing.
+        for b in 0..=255u8 {
+            let want = b
+                .is_ascii_digit()
+                .then(|| Amount::from_units(i64::from(b - b'0')));
+            assert_eq!(Amount::parse(&[b]), want, "{b}");
         }
     }
 
