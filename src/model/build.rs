@@ -325,14 +325,23 @@ impl<'v> Walk<'v> {
 
     #[inline(always)]
     fn next(&mut self) -> &'v [u8] {
+        match self.next_range() {
+            Some(r) => &self.bytes[r],
+            None => &[],
+        }
+    }
+
+    /// Where the next value lies in the bytes; `None` once past the last.
+    #[inline(always)]
+    fn next_range(&mut self) -> Option<std::ops::Range<usize>> {
         if self.ends == 0 {
-            return &[];
+            return None;
         }
         let end = self.ends.trailing_zeros() as usize;
         self.ends &= self.ends - 1;
-        let v = &self.bytes[self.start..end];
+        let r = self.start..end;
         self.start = end + 1;
-        v
+        Some(r)
     }
 }
 
@@ -610,7 +619,7 @@ impl<'a> ModelBuilder<'a> {
     #[inline(always)]
     fn diagnoses(&mut self, seg: &Segment<'a>) {
         let comp = seg.delimiters().component;
-        let Some(mut ends) = seg.field_ends() else {
+        let Some(mut elements) = walk(seg) else {
             for e in seg.elements() {
                 let [q, code] = components::<2>(e.as_bytes(), comp);
                 self.diagnosis(q, code);
@@ -618,32 +627,17 @@ impl<'a> ModelBuilder<'a> {
             return;
         };
         // Under 64 bytes (nearly every HI): the component separators of
-        // the whole segment in one scan, and each element's from its span
-        // of that map, rather than a scan per element.
+        // the whole segment in one scan, and each element's components
+        // walked from its span of that map, rather than a scan per element.
         let b = seg.as_bytes();
         let comps = index_seps(b, comp);
-        // The id ends at the first bit; each element at the next.
-        let mut start = ends.trailing_zeros() as usize + 1;
-        ends &= ends - 1;
-        while ends != 0 {
-            let end = ends.trailing_zeros() as usize;
-            ends &= ends - 1;
-            // (`start` <= `end` < 64: the shifts stay in range.)
-            let inside = (comps >> start) & ((1u64 << (end - start)) - 1);
-            let (q, code) = if inside == 0 {
-                (&b[start..end], &b[end..end])
-            } else {
-                let c = start + inside.trailing_zeros() as usize;
-                let rest = inside & (inside - 1);
-                let code_end = if rest == 0 {
-                    end
-                } else {
-                    start + rest.trailing_zeros() as usize
-                };
-                (&b[start..c], &b[c + 1..code_end])
-            };
-            self.diagnosis(q, code);
-            start = end + 1;
+        while let Some(r) = elements.next_range() {
+            // (The span is under 64 bytes: the shifts stay in range.)
+            let len = r.end - r.start;
+            let inside = (comps >> r.start) & ((1u64 << len) - 1);
+            let mut parts = Walk::new(&b[r], inside | 1 << len);
+            let q = parts.next();
+            self.diagnosis(q, parts.next());
         }
     }
 
