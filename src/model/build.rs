@@ -975,10 +975,11 @@ impl<'a> ModelBuilder<'a> {
         // `line_segment` and `claim_segment` then fold their `match` away
         // (grouped arms passing `read` cost 0.6% more instructions).
         match read {
-            R::Lx if !self.tx.lines.is_empty() => self.line_segment(R::Lx, seg),
-            R::Sv1 if !self.tx.lines.is_empty() => self.line_segment(R::Sv1, seg),
+            // (The visitor sends these three to their own calls.)
+            R::Lx => self.line_number(seg),
+            R::Sv1 => self.professional_service(seg),
+            R::LineDate => self.line_date(seg),
             R::Sv2 if !self.tx.lines.is_empty() => self.line_segment(R::Sv2, seg),
-            R::LineDate if !self.tx.lines.is_empty() => self.line_segment(R::LineDate, seg),
             R::LineRef if !self.tx.lines.is_empty() => self.line_segment(R::LineRef, seg),
             R::Clm if !self.tx.claims.is_empty() => self.claim_segment(R::Clm, seg),
             R::ClaimDate if !self.tx.claims.is_empty() => self.claim_segment(R::ClaimDate, seg),
