@@ -402,8 +402,6 @@ impl StepCache {
 #[derive(Clone, Copy, Debug)]
 struct LoopHead<'g> {
     trigger: &'g SegmentNode,
-    /// The trigger's required bit ([`LoopDef::required_bit`] of node 0).
-    bit: u64,
     body_len: u32,
     /// [`LoopDef::repeat`], `u32::MAX` when unbounded: every loop opened
     /// checks it.
@@ -490,7 +488,6 @@ impl<'g> LoopBuilder<'g> {
                 .iter()
                 .map(|l| LoopHead {
                     trigger: l.trigger(),
-                    bit: l.required_bit(0),
                     body_len: l.body.len() as u32,
                     repeat: l.repeat.unwrap_or(u32::MAX),
                     all_required: l.required_mask(0, u32::MAX).unwrap_or(u64::MAX),
@@ -896,7 +893,7 @@ impl<'g> LoopBuilder<'g> {
             node_in_parent,
             group: l.trigger.group,
             base,
-            filled: l.bit,
+            filled: l.trigger.bit,
             seen: 1,
             opened_at: seg.position(),
             hl_id,
