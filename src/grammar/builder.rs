@@ -14,8 +14,10 @@
 //!
 //! The search's answers are remembered twice over: by the innermost
 //! loop's state and the segment's first bytes (the `Memo`, consulted
-//! before the segment's id is even parsed), and by loop, group, id and
-//! qualifier (the step cache, for the rest). Both are caches of the search
+//! before the segment's id is even parsed; for a segment that closes the
+//! innermost loop, it also keeps the step one level out, checked against
+//! that loop's state), and by loop, group, id and qualifier (the step
+//! cache, for the rest). Both are caches of the search
 //! and must answer as it does: `LoopBuilder::without_memo`, a unit test and
 //! the `loop_builder` fuzz target hold them to it.
 //!
@@ -234,6 +236,13 @@ struct Memo {
     /// Those bytes, little-endian, zero above `len`.
     prefix: u64,
     step: Step,
+    /// When `step` is [`Step::NotHere`]: the loop one level out as
+    /// [`Memo::outer_state`] names it (0: none remembered), and the step
+    /// the segment takes there. The loop's state decides that step as the
+    /// innermost one's decides `step`, so a segment that closes its loop
+    /// (a claim's CLM after its last line) is placed without the search.
+    outer_state: u64,
+    outer: Step,
 }
 
 const MEMO_SETS: usize = 256;
@@ -249,6 +258,13 @@ impl Memo {
             | (def as u64) << 9
             | u64::from(group) << 1
             | u64::from(root)
+    }
+
+    /// The key of a loop one level out from the innermost: its loop,
+    /// position group and whether it is the root (never 0).
+    #[inline(always)]
+    fn outer_state(def: usize, root: bool, group: u32) -> u64 {
+        1 << 63 | (def as u64) << 9 | u64::from(group) << 1 | u64::from(root)
     }
 
     /// The set of a state and a segment's first three bytes (which every
@@ -593,15 +609,34 @@ impl<'g> LoopBuilder<'g> {
             let state = Memo::state(top.def, d == 0, top.group, seg.delimiters());
             // (An empty memo, for tests, remembers nothing.)
             let hit = match self.memo.get(Memo::set(state, head)) {
-                Some(set) if set[0].hits(state, head, b.len()) => Some(set[0].step),
-                Some(set) if set[1].hits(state, head, b.len()) => Some(set[1].step),
+                Some(set) if set[0].hits(state, head, b.len()) => Some(&set[0]),
+                Some(set) if set[1].hits(state, head, b.len()) => Some(&set[1]),
                 _ => None,
             };
-            match hit {
-                Some(Step::NotHere) => return self.feed_general(seg, head, true, v, sink),
-                Some(step) => return self.place(d, step, seg, v, sink),
-                None => {}
-            }
+            // (One call of the inline `place` for both depths.)
+            let (at, step) = match hit {
+                Some(&Memo {
+                    step: Step::NotHere,
+                    outer_state,
+                    outer,
+                    ..
+                }) => {
+                    // Remembered one level out, for the state found there.
+                    let p = d.checked_sub(1).map(|o| &self.stack[o]);
+                    match p {
+                        Some(p)
+                            if outer_state != 0
+                                && Memo::outer_state(p.def, d == 1, p.group) == outer_state =>
+                        {
+                            (d - 1, outer)
+                        }
+                        _ => return self.feed_general(seg, head, true, v, sink),
+                    }
+                }
+                Some(m) => (d, m.step),
+                None => return self.feed_general(seg, head, false, v, sink),
+            };
+            return self.place(at, step, seg, v, sink);
         }
         self.feed_general(seg, head, false, v, sink);
     }
@@ -691,6 +726,10 @@ impl<'g> LoopBuilder<'g> {
             if d == top && cacheable && !not_top {
                 self.remember(def_idx, d == 0, group, seg, head, qual_at, step);
             }
+            if d + 1 == top && cacheable && step != Step::NotHere {
+                let outer = Memo::outer_state(def_idx, d == 0, group);
+                self.remember_outer(seg, head, outer, step);
+            }
             if step != Step::NotHere {
                 self.place(d, step, seg, v, sink);
                 return;
@@ -738,7 +777,31 @@ impl<'g> LoopBuilder<'g> {
             len,
             prefix: Memo::prefix(head, len),
             step,
+            outer_state: 0,
+            outer: Step::NotHere,
         };
+    }
+
+    /// Remembers `step`, found in the loop one level out (`outer`, its
+    /// [`Memo::outer_state`]), on the innermost state's entry for `seg`,
+    /// which says the segment is not placed there.
+    #[inline(never)]
+    fn remember_outer(&mut self, seg: &Segment<'_>, head: u64, outer: u64, step: Step) {
+        let Some(top) = self.stack.last() else {
+            return;
+        };
+        let root = self.stack.len() == 1;
+        let state = Memo::state(top.def, root, top.group, seg.delimiters());
+        let len = seg.as_bytes().len();
+        let Some(set) = self.memo.get_mut(Memo::set(state, head)) else {
+            return;
+        };
+        if let Some(m) = set
+            .iter_mut()
+            .find(|m| m.hits(state, head, len) && m.step == Step::NotHere)
+        {
+            (m.outer_state, m.outer) = (outer, step);
+        }
     }
 
     /// Places `seg` by `step` (not [`Step::NotHere`]), found in the open
@@ -1300,6 +1363,88 @@ mod tests {
             }
         }
         assert!(checked > 2_000, "{checked}");
+    }
+
+    /// A loop listed under two parents (as 2300 is under 2000B and
+    /// 2000C) closes onto either: the step remembered one level out holds
+    /// only for the parent state it was found in. Here `XX` follows loop L
+    /// in A's body, not in B's, so after L under B it fits nowhere; the
+    /// memo must not place it at A's node.
+    #[test]
+    fn steps_one_level_out_hold_for_their_parent_only() {
+        let text = r#"guide = "X"
+form = "837P"
+title = "t"
+[[loop]]
+id = "ST"
+name = "r"
+parent = ""
+usage = "R"
+repeat = 1
+body = [
+  { segment = "ST", usage = "R", max = 1 },
+  { loop = "A" },
+  { loop = "B" },
+  { segment = "SE", usage = "R", max = 1 },
+]
+[[loop]]
+id = "A"
+name = "a"
+parent = "ST"
+usage = "S"
+repeat = ">1"
+body = [
+  { segment = "N1", usage = "R", max = 1 },
+  { loop = "L" },
+  { segment = "XX", usage = "S", max = 1 },
+]
+[[loop]]
+id = "B"
+name = "b"
+parent = "ST"
+usage = "S"
+repeat = ">1"
+body = [
+  { segment = "N2", usage = "R", max = 1 },
+  { loop = "L" },
+  { segment = "YY", usage = "S", max = 1 },
+]
+[[loop]]
+id = "L"
+name = "l"
+parent = "A"
+usage = "S"
+repeat = ">1"
+body = [
+  { segment = "LX", usage = "R", max = 1 },
+  { segment = "DT", usage = "S", max = 1 },
+]
+"#;
+        let g = Grammar::from_toml(text).expect("a valid map");
+        let input = "ST*1~N1*A~LX*1~DT*1~XX*1~N1*A~LX*1~DT*1~XX*1~N2*B~LX*1~DT*1~XX*1~SE*1~";
+        let (trace, findings) = build(&g, input);
+        let s = trace.join(" ");
+        // The second XX is placed by the memo one level out; the third
+        // fits nowhere.
+        let a = "+A N1@A +L LX@L DT@L -L XX@A -A";
+        assert!(s.starts_with(&format!("+ST ST@ST {a} {a} ")), "{s}");
+        assert!(s.contains("+B N2@B +L LX@L DT@L !XX@L -L -B"), "{s}");
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert_eq!(findings[0].rule, RuleId::SegmentOutOfPlace);
+        // And the same without the memo.
+        let mut general = LoopBuilder::new(&g, "t").without_memo();
+        let mut t = Trace::default();
+        let mut f = Vec::new();
+        for (i, seg) in input.split('~').filter(|x| !x.is_empty()).enumerate() {
+            let pos = Position {
+                segment: i as u64 + 1,
+                offset: 0,
+            };
+            let seg = Segment::new(seg.as_bytes(), Delimiters::STANDARD, pos);
+            general.feed(&seg, &mut t, &mut |x| f.push(x));
+        }
+        general.finish(&mut t, &mut |x| f.push(x));
+        assert_eq!((t.0, f), (trace, findings));
     }
 
     #[test]
