@@ -480,7 +480,11 @@ pub struct LoopBuilder<'g> {
     last_position: Position,
     elements: Option<ElementChecker>,
     steps: StepCache,
-    memo: Box<[[Memo; 2]]>,
+    /// A fixed number of sets, so that a probe needs no bounds check.
+    memo: Box<[[Memo; 2]; MEMO_SETS]>,
+    /// Whether segments are remembered ([`LoopBuilder::without_memo`]
+    /// leaves every entry empty: nothing hits).
+    memo_on: bool,
     heads: Box<[LoopHead<'g>]>,
 }
 
@@ -498,7 +502,8 @@ impl<'g> LoopBuilder<'g> {
             last_position: Position::default(),
             elements: None,
             steps: StepCache::new(grammar),
-            memo: vec![[Memo::default(); 2]; MEMO_SETS].into_boxed_slice(),
+            memo: Box::new([[Memo::default(); 2]; MEMO_SETS]),
+            memo_on: true,
             heads: grammar
                 .loops
                 .iter()
@@ -545,7 +550,7 @@ impl<'g> LoopBuilder<'g> {
     /// assert_eq!(a, b);
     /// ```
     pub fn without_memo(mut self) -> LoopBuilder<'g> {
-        self.memo = Box::new([]);
+        self.memo_on = false;
         self
     }
 
@@ -607,11 +612,14 @@ impl<'g> LoopBuilder<'g> {
         if let Some(top) = self.stack.last() {
             let d = self.stack.len() - 1;
             let state = Memo::state(top.def, d == 0, top.group, seg.delimiters());
-            // (An empty memo, for tests, remembers nothing.)
-            let hit = match self.memo.get(Memo::set(state, head)) {
-                Some(set) if set[0].hits(state, head, b.len()) => Some(&set[0]),
-                Some(set) if set[1].hits(state, head, b.len()) => Some(&set[1]),
-                _ => None,
+            // (Without the memo, for tests, every entry stays empty.)
+            let set = &self.memo[Memo::set(state, head)];
+            let hit = if set[0].hits(state, head, b.len()) {
+                Some(&set[0])
+            } else if set[1].hits(state, head, b.len()) {
+                Some(&set[1])
+            } else {
+                None
             };
             // (One call of the inline `place` for both depths.)
             let (at, step) = match hit {
@@ -766,9 +774,10 @@ impl<'g> LoopBuilder<'g> {
             return;
         };
         let state = Memo::state(def, root, group, seg.delimiters());
-        let Some(set) = self.memo.get_mut(Memo::set(state, head)) else {
+        if !self.memo_on {
             return;
-        };
+        }
+        let set = &mut self.memo[Memo::set(state, head)];
         if !set[0].hits(state, head, b.len()) {
             set[1] = set[0];
         }
@@ -793,9 +802,10 @@ impl<'g> LoopBuilder<'g> {
         let root = self.stack.len() == 1;
         let state = Memo::state(top.def, root, top.group, seg.delimiters());
         let len = seg.as_bytes().len();
-        let Some(set) = self.memo.get_mut(Memo::set(state, head)) else {
+        if !self.memo_on {
             return;
-        };
+        }
+        let set = &mut self.memo[Memo::set(state, head)];
         if let Some(m) = set
             .iter_mut()
             .find(|m| m.hits(state, head, len) && m.step == Step::NotHere)
@@ -1363,6 +1373,10 @@ mod tests {
             }
         }
         assert!(checked > 2_000, "{checked}");
+        // The general side really took the general path every time.
+        let used = |b: &LoopBuilder<'_>| b.memo.iter().flatten().filter(|m| m.state != 0).count();
+        assert!(general.iter().all(|b| used(b) == 0));
+        assert!(memo.iter().all(|b| used(b) > 20));
     }
 
     /// A loop listed under two parents (as 2300 is under 2000B and
