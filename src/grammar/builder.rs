@@ -33,7 +33,7 @@ use std::sync::Arc;
 use super::{pack_code, pack_word, Grammar, LoopDef, LoopNode, Node, QuickMatch, SegmentNode};
 use crate::codes::CodeLists;
 use crate::finding::{AckDetail, Finding, Position, RuleId};
-use crate::lex::{Delimiters, Segment, SegmentId};
+use crate::lex::{trim, walk, Delimiters, Segment, SegmentId};
 use crate::validate::ElementChecker;
 
 /// Receives the loop tree as the builder finds it.
@@ -985,15 +985,31 @@ impl<'g> LoopBuilder<'g> {
         seg: &Segment<'_>,
         sink: &mut dyn FnMut(Finding),
     ) -> (Option<u64>, Option<bool>) {
-        let hl01 = seg.value(1).trim_ascii();
-        let hl02 = seg.value(2).trim_ascii();
-        let hl04 = seg.value(4).trim_ascii();
-        // Twelve digits at most: no overflow, no parse through `str`.
+        // HL01, HL02 and HL04 in one walk of the separator map.
+        let (hl01, hl02, hl04) = match walk(seg) {
+            Some(mut w) => {
+                let (hl01, hl02) = (w.next(), w.next());
+                w.next();
+                (hl01, hl02, w.next())
+            }
+            None => (seg.value(1), seg.value(2), seg.value(4)),
+        };
+        let (hl01, hl02, hl04) = (trim(hl01), trim(hl02), trim(hl04));
+        // Twelve digits at most: no overflow, no parse through `str`; one
+        // pass that checks and adds up.
         let number = |v: &[u8]| -> Option<u64> {
-            if v.is_empty() || v.len() > 12 || !v.iter().all(u8::is_ascii_digit) {
+            if v.is_empty() || v.len() > 12 {
                 return None;
             }
-            Some(v.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
+            let mut n = 0;
+            for &b in v {
+                let d = b.wrapping_sub(b'0');
+                if d > 9 {
+                    return None;
+                }
+                n = n * 10 + u64::from(d);
+            }
+            Some(n)
         };
         let expected = self.next_hl;
         let id = number(hl01);
@@ -1664,5 +1680,31 @@ body = [
         let (_, f) = build(g, &PRIMER.replace("HL*2*1*22*0~", "HL*2*1*22*1~"));
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].element.as_deref(), Some("HL04"));
+        // Blanks around the values are not numbers' business, under 64
+        // bytes (read from the separator map) and over (read element by
+        // element).
+        let pad = " ".repeat(60);
+        for hl in [
+            "HL* 2 * 1*22* 0 ",
+            &format!("HL*2*1{pad}*22*0"),
+            &format!("HL*2*1*22*0{pad}"),
+        ] {
+            let (_, f) = build(g, &PRIMER.replace("HL*2*1*22*0", hl));
+            assert!(f.is_empty(), "{hl:?}: {f:#?}");
+        }
+        for (hl, element) in [
+            ("HL*2a*1*22*0", "HL01"),
+            ("HL*2000000000000*1*22*0", "HL01"),
+            ("HL**1*22*0", "HL01"),
+            ("HL*2*1a*22*0", "HL02"),
+            ("HL*2*1*22*2", "HL04"),
+            (&format!("HL*2*1{pad}*22*"), "HL04"),
+            (&format!("HL*2*7{pad}*22*0"), "HL02"),
+        ] {
+            let (_, f) = build(g, &PRIMER.replace("HL*2*1*22*0", hl));
+            let hl_findings: Vec<_> = f.iter().filter(|f| f.rule == RuleId::Hierarchy).collect();
+            assert_eq!(hl_findings.len(), 1, "{hl:?}: {f:#?}");
+            assert_eq!(hl_findings[0].element.as_deref(), Some(element), "{hl:?}");
+        }
     }
 }

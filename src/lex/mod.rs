@@ -827,6 +827,71 @@ fn find(b: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&x| x == b)
 }
 
+/// `trim_ascii`, with a quick exit for the usual value that has nothing to
+/// trim: every ASCII whitespace byte is at most `b' '`, so a value whose
+/// first and last bytes are above it is its own trim.
+#[inline(always)]
+pub(crate) fn trim(v: &[u8]) -> &[u8] {
+    match (v.first(), v.last()) {
+        (Some(&a), Some(&z)) if a > b' ' && z > b' ' => v,
+        (None, _) | (_, None) => v,
+        _ => v.trim_ascii(),
+    }
+}
+
+/// The elements (or components) of a value under 64 bytes in order, from
+/// its separator map with one more bit at its length ([`Segment::field_ends`]):
+/// each `next` is the bytes up to the next set bit, empty once past the
+/// last. The values stay in registers, where an array of them would be
+/// written out and read back.
+pub(crate) struct Walk<'v> {
+    bytes: &'v [u8],
+    ends: u64,
+    start: usize,
+}
+
+impl<'v> Walk<'v> {
+    #[inline(always)]
+    pub(crate) fn new(bytes: &'v [u8], ends: u64) -> Walk<'v> {
+        debug_assert!(bytes.len() < 64 && ends >> bytes.len() == 1);
+        Walk {
+            bytes,
+            ends,
+            start: 0,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn next(&mut self) -> &'v [u8] {
+        match self.next_range() {
+            Some(r) => &self.bytes[r],
+            None => &[],
+        }
+    }
+
+    /// Where the next value lies in the bytes; `None` once past the last.
+    #[inline(always)]
+    pub(crate) fn next_range(&mut self) -> Option<std::ops::Range<usize>> {
+        if self.ends == 0 {
+            return None;
+        }
+        let end = self.ends.trailing_zeros() as usize;
+        self.ends &= self.ends - 1;
+        let r = self.start..end;
+        self.start = end + 1;
+        Some(r)
+    }
+}
+
+/// A [`Walk`] over the elements of `seg` after its id, when it is under 64
+/// bytes.
+#[inline(always)]
+pub(crate) fn walk<'a>(seg: &Segment<'a>) -> Option<Walk<'a>> {
+    let mut w = Walk::new(seg.as_bytes(), seg.field_ends()?);
+    w.next();
+    Some(w)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

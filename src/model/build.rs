@@ -15,7 +15,7 @@ use super::{
 use crate::finding::{AckDetail, Finding, RuleId};
 use crate::grammar::builder::{LoopBuilder, LoopVisitor};
 use crate::grammar::{Form, Grammar, LoopKind, SegmentNode};
-use crate::lex::{element_name, index_seps, Segment, SegmentId, INDEXED_MAX};
+use crate::lex::{element_name, index_seps, trim, walk, Segment, SegmentId, Walk, INDEXED_MAX};
 use crate::reader::Block;
 use crate::validate::is_time;
 
@@ -243,18 +243,6 @@ impl ModelRead {
     }
 }
 
-/// `trim_ascii`, with a quick exit for the usual value that has nothing to
-/// trim: every ASCII whitespace byte is at most `b' '`, so a value whose
-/// first and last bytes are above it is its own trim.
-#[inline(always)]
-fn trim(v: &[u8]) -> &[u8] {
-    match (v.first(), v.last()) {
-        (Some(&a), Some(&z)) if a > b' ' && z > b' ' => v,
-        (None, _) | (_, None) => v,
-        _ => v.trim_ascii(),
-    }
-}
-
 /// The first `N` components of `v` split on `sep`, empty where absent:
 /// what `split(sep)` and `next().unwrap_or(&[])` give, in one pass. The
 /// separators of a value of up to 64 bytes (every composite in practice)
@@ -299,59 +287,6 @@ fn components_bytewise<const N: usize>(v: &[u8], sep: u8) -> [&[u8]; N] {
     }
     out[k] = &v[start..];
     out
-}
-
-/// The elements (or components) of a value under 64 bytes in order, from
-/// its separator map with one more bit at its length ([`Segment::field_ends`]):
-/// each `next` is the bytes up to the next set bit, empty once past the
-/// last. The values stay in registers, where an array of them would be
-/// written out and read back.
-struct Walk<'v> {
-    bytes: &'v [u8],
-    ends: u64,
-    start: usize,
-}
-
-impl<'v> Walk<'v> {
-    #[inline(always)]
-    fn new(bytes: &'v [u8], ends: u64) -> Walk<'v> {
-        debug_assert!(bytes.len() < 64 && ends >> bytes.len() == 1);
-        Walk {
-            bytes,
-            ends,
-            start: 0,
-        }
-    }
-
-    #[inline(always)]
-    fn next(&mut self) -> &'v [u8] {
-        match self.next_range() {
-            Some(r) => &self.bytes[r],
-            None => &[],
-        }
-    }
-
-    /// Where the next value lies in the bytes; `None` once past the last.
-    #[inline(always)]
-    fn next_range(&mut self) -> Option<std::ops::Range<usize>> {
-        if self.ends == 0 {
-            return None;
-        }
-        let end = self.ends.trailing_zeros() as usize;
-        self.ends &= self.ends - 1;
-        let r = self.start..end;
-        self.start = end + 1;
-        Some(r)
-    }
-}
-
-/// A [`Walk`] over the elements of `seg` after its id, when it is under 64
-/// bytes.
-#[inline(always)]
-fn walk<'a>(seg: &Segment<'a>) -> Option<Walk<'a>> {
-    let mut w = Walk::new(seg.as_bytes(), seg.field_ends()?);
-    w.next();
-    Some(w)
 }
 
 /// Elements 1 to 3 (a DTP's qualifier, format and date), in one walk.
