@@ -724,13 +724,25 @@ impl<'a> ModelBuilder<'a> {
         match read {
             ModelRead::Lx => {
                 let v = trim(seg.value(1));
-                // Up to nine digits cannot overflow; anything else goes the
-                // long way, with the same answer.
-                let n = if (1..=9).contains(&v.len()) && v.iter().all(u8::is_ascii_digit) {
-                    Some(v.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
-                } else {
-                    std::str::from_utf8(v).ok().and_then(|s| s.parse().ok())
+                // Up to nine digits cannot overflow: checked and added up in
+                // one pass. Anything else goes the long way, with the same
+                // answer.
+                let digits = || {
+                    if !(1..=9).contains(&v.len()) {
+                        return None;
+                    }
+                    let mut n = 0;
+                    for &b in v {
+                        let d = b.wrapping_sub(b'0');
+                        if d > 9 {
+                            return None;
+                        }
+                        n = n * 10 + u32::from(d);
+                    }
+                    Some(n)
                 };
+                let n =
+                    digits().or_else(|| std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()));
                 self.tx
                     .lines
                     .last_mut()
@@ -1365,6 +1377,48 @@ mod tests {
             assert_eq!(got, (want, bad), "{content}");
         }
         assert!(long_ones > 20 && cases.len() - long_ones > 20);
+    }
+
+    #[test]
+    fn line_numbers_are_read_like_str_parse() {
+        // The one-pass digit read against `str::parse` on the trimmed value,
+        // around nine digits (where it hands over) and u32::MAX.
+        let values = [
+            "1",
+            "0",
+            "07",
+            "42",
+            " 7 ",
+            "999999999",
+            "1000000000",
+            "4294967295",
+            "4294967296",
+            "99999999999",
+            "+5",
+            "-1",
+            "1a",
+            "a1",
+            "",
+            " ",
+            "1.0",
+            "\u{661}",
+            "12:3",
+        ];
+        for v in values {
+            let content = format!("LX*{v}");
+            let seg = Segment::new(
+                content.as_bytes(),
+                crate::lex::Delimiters::STANDARD,
+                Default::default(),
+            );
+            let mut mb = ModelBuilder::new(Form::Professional, "t".into());
+            mb.open_line_for_test();
+            mb.line_segment(ModelRead::Lx, &seg);
+            let want = std::str::from_utf8(seg.value(1).trim_ascii())
+                .ok()
+                .and_then(|s| s.parse::<u32>().ok());
+            assert_eq!(mb.tx.lines[0].number, want, "{v:?}");
+        }
     }
 
     #[test]
