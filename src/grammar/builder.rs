@@ -17,7 +17,9 @@
 //! before the segment's id is even parsed; for a segment that closes the
 //! innermost loop, it also keeps the step one level out, checked against
 //! that loop's state), and by loop, group, id and qualifier (the step
-//! cache, for the rest). Both are caches of the search
+//! cache, for the rest, with the far slots: for a segment the memo cannot
+//! key, such as an HL, how many loops out it lands and the step there,
+//! checked against the state of every loop on the way). Both are caches of the search
 //! and must answer as it does: `LoopBuilder::without_memo`, a unit test and
 //! the `loop_builder` fuzz target hold them to it.
 //!
@@ -241,7 +243,7 @@ struct Memo {
     /// the segment takes there. The loop's state decides that step as the
     /// innermost one's decides `step`, so a segment that closes its loop
     /// (a claim's CLM after its last line) is placed without the search.
-    outer_state: u64,
+    outer_state: u32,
     outer: Step,
 }
 
@@ -263,8 +265,8 @@ impl Memo {
     /// The key of a loop one level out from the innermost: its loop,
     /// position group and whether it is the root (never 0).
     #[inline(always)]
-    fn outer_state(def: usize, root: bool, group: u32) -> u64 {
-        1 << 63 | (def as u64) << 9 | u64::from(group) << 1 | u64::from(root)
+    fn outer_state(def: usize, root: bool, group: u32) -> u32 {
+        1 << 31 | (def as u32) << 9 | group << 1 | u32::from(root)
     }
 
     /// The set of a state and a segment's first three bytes (which every
@@ -412,6 +414,37 @@ impl StepCache {
     }
 }
 
+/// Where a segment the general path places lands, by the innermost loop's
+/// state, the segment's id and its qualifier: how many loops out, the
+/// step there, and the state of every loop passed on the way, checked on
+/// use. The search within each of those loops depends on nothing else, so
+/// a hit places the segment as the walk over the levels would, without
+/// it. This serves what the memo cannot key: an HL, whose qualifier (HL03)
+/// is not among its first bytes, closes two or three loops each time.
+#[derive(Clone, Copy, Debug, Default)]
+struct FarSlot {
+    /// [`StepCache::key`] of the innermost loop, with [`StepSlot::FULL`];
+    /// 0 when empty.
+    key: u64,
+    qual: u64,
+    /// [`Memo::outer_state`] of the loops one, two, ... out, up to
+    /// `levels`.
+    states: [u32; FAR_LEVELS],
+    levels: u32,
+    step: Step,
+}
+
+const FAR_LEVELS: usize = 4;
+const FAR_SLOTS: usize = 128;
+
+impl FarSlot {
+    #[inline]
+    fn slot(key: u64, qual: u64) -> usize {
+        ((key ^ qual.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as usize
+            & (FAR_SLOTS - 1)
+    }
+}
+
 /// What opening a loop reads of its definition, packed: a few cache lines
 /// for the whole grammar, which stay cached while a transaction's bytes
 /// stream past (the [`LoopDef`]s and their bodies are spread over the heap).
@@ -480,6 +513,7 @@ pub struct LoopBuilder<'g> {
     last_position: Position,
     elements: Option<ElementChecker>,
     steps: StepCache,
+    far: Box<[FarSlot; FAR_SLOTS]>,
     /// A fixed number of sets, so that a probe needs no bounds check.
     memo: Box<[[Memo; 2]; MEMO_SETS]>,
     /// Whether segments are remembered ([`LoopBuilder::without_memo`]
@@ -502,6 +536,7 @@ impl<'g> LoopBuilder<'g> {
             last_position: Position::default(),
             elements: None,
             steps: StepCache::new(grammar),
+            far: Box::new([FarSlot::default(); FAR_SLOTS]),
             memo: Box::new([[Memo::default(); 2]; MEMO_SETS]),
             memo_on: true,
             heads: grammar
@@ -710,6 +745,25 @@ impl<'g> LoopBuilder<'g> {
                 }
             };
         let top = self.stack.len() - 1;
+        let far = (cacheable && self.memo_on).then(|| {
+            let f = &self.stack[top];
+            let key = StepSlot::FULL | StepCache::key(f.def, top == 0, f.group, id);
+            (key, FarSlot::slot(key, q.key))
+        });
+        if let Some((key, at)) = far {
+            let e = self.far[at];
+            let k = e.levels as usize;
+            if e.key == key && e.qual == q.key && k <= top {
+                let same = (1..=k).all(|j| {
+                    let f = &self.stack[top - j];
+                    Memo::outer_state(f.def, top == j, f.group) == e.states[j - 1]
+                });
+                if same {
+                    self.place(top - k, e.step, seg, v, sink);
+                    return;
+                }
+            }
+        }
         for d in (0..self.stack.len() - usize::from(not_top)).rev() {
             let (def_idx, group) = {
                 let f = &self.stack[d];
@@ -739,6 +793,9 @@ impl<'g> LoopBuilder<'g> {
                 self.remember_outer(seg, head, outer, step);
             }
             if step != Step::NotHere {
+                if let Some((key, at)) = far.filter(|_| (1..=FAR_LEVELS).contains(&(top - d))) {
+                    self.remember_far(key, q.key, at, top - d, step);
+                }
                 self.place(d, step, seg, v, sink);
                 return;
             }
@@ -791,11 +848,30 @@ impl<'g> LoopBuilder<'g> {
         };
     }
 
+    /// Remembers in the far slot `at` that the segment of `key` and `qual`
+    /// takes `step` `levels` loops out, with the states of those loops.
+    #[inline(never)]
+    fn remember_far(&mut self, key: u64, qual: u64, at: usize, levels: usize, step: Step) {
+        let top = self.stack.len() - 1;
+        let mut states = [0; FAR_LEVELS];
+        for (j, s) in states.iter_mut().enumerate().take(levels) {
+            let f = &self.stack[top - 1 - j];
+            *s = Memo::outer_state(f.def, top - 1 - j == 0, f.group);
+        }
+        self.far[at] = FarSlot {
+            key,
+            qual,
+            states,
+            levels: levels as u32,
+            step,
+        };
+    }
+
     /// Remembers `step`, found in the loop one level out (`outer`, its
     /// [`Memo::outer_state`]), on the innermost state's entry for `seg`,
     /// which says the segment is not placed there.
     #[inline(never)]
-    fn remember_outer(&mut self, seg: &Segment<'_>, head: u64, outer: u64, step: Step) {
+    fn remember_outer(&mut self, seg: &Segment<'_>, head: u64, outer: u32, step: Step) {
         let Some(top) = self.stack.last() else {
             return;
         };
@@ -1393,6 +1469,9 @@ mod tests {
         let used = |b: &LoopBuilder<'_>| b.memo.iter().flatten().filter(|m| m.state != 0).count();
         assert!(general.iter().all(|b| used(b) == 0));
         assert!(memo.iter().all(|b| used(b) > 20));
+        let far = |b: &LoopBuilder<'_>| b.far.iter().filter(|e| e.key != 0).count();
+        assert!(general.iter().all(|b| far(b) == 0));
+        assert!(memo.iter().all(|b| far(b) > 2));
     }
 
     /// A loop listed under two parents (as 2300 is under 2000B and
