@@ -35,7 +35,7 @@ use std::sync::Arc;
 use super::{pack_code, pack_word, Grammar, LoopDef, LoopNode, Node, QuickMatch, SegmentNode};
 use crate::codes::CodeLists;
 use crate::finding::{AckDetail, Finding, Position, RuleId};
-use crate::lex::{trim, walk, Delimiters, Segment, SegmentId};
+use crate::lex::{decimal, trim, walk, Delimiters, Segment, SegmentId};
 use crate::validate::ElementChecker;
 
 /// Receives the loop tree as the builder finds it.
@@ -1071,22 +1071,8 @@ impl<'g> LoopBuilder<'g> {
             None => (seg.value(1), seg.value(2), seg.value(4)),
         };
         let (hl01, hl02, hl04) = (trim(hl01), trim(hl02), trim(hl04));
-        // Twelve digits at most: no overflow, no parse through `str`; one
-        // pass that checks and adds up.
-        let number = |v: &[u8]| -> Option<u64> {
-            if v.is_empty() || v.len() > 12 {
-                return None;
-            }
-            let mut n = 0;
-            for &b in v {
-                let d = b.wrapping_sub(b'0');
-                if d > 9 {
-                    return None;
-                }
-                n = n * 10 + u64::from(d);
-            }
-            Some(n)
-        };
+        // Twelve digits at most: no overflow, no parse through `str`.
+        let number = |v: &[u8]| decimal(v, 12);
         let expected = self.next_hl;
         let id = number(hl01);
         match id {
@@ -1481,7 +1467,14 @@ mod tests {
     /// memo must not place it at A's node.
     #[test]
     fn steps_one_level_out_hold_for_their_parent_only() {
-        let text = r#"guide = "X"
+        // Loops A and B differ only in their trigger and their last segment.
+        let parent = |id: &str, trigger: &str, last: &str| {
+            format!(
+                "[[loop]]\nid = \"{id}\"\nname = \"{id}\"\nparent = \"ST\"\nusage = \"S\"\nrepeat = \">1\"\nbody = [\n  {{ segment = \"{trigger}\", usage = \"R\", max = 1 }},\n  {{ loop = \"L\" }},\n  {{ segment = \"{last}\", usage = \"S\", max = 1 }},\n]\n"
+            )
+        };
+        let (a, b) = (parent("A", "N1", "XX"), parent("B", "N2", "YY"));
+        let head = r#"guide = "X"
 form = "837P"
 title = "t"
 [[loop]]
@@ -1496,29 +1489,8 @@ body = [
   { loop = "B" },
   { segment = "SE", usage = "R", max = 1 },
 ]
-[[loop]]
-id = "A"
-name = "a"
-parent = "ST"
-usage = "S"
-repeat = ">1"
-body = [
-  { segment = "N1", usage = "R", max = 1 },
-  { loop = "L" },
-  { segment = "XX", usage = "S", max = 1 },
-]
-[[loop]]
-id = "B"
-name = "b"
-parent = "ST"
-usage = "S"
-repeat = ">1"
-body = [
-  { segment = "N2", usage = "R", max = 1 },
-  { loop = "L" },
-  { segment = "YY", usage = "S", max = 1 },
-]
-[[loop]]
+"#;
+        let tail = r#"[[loop]]
 id = "L"
 name = "l"
 parent = "A"
@@ -1529,7 +1501,8 @@ body = [
   { segment = "DT", usage = "S", max = 1 },
 ]
 "#;
-        let g = Grammar::from_toml(text).expect("a valid map");
+        let text = format!("{head}{a}{b}{tail}");
+        let g = Grammar::from_toml(&text).expect("a valid map");
         let input = "ST*1~N1*A~LX*1~DT*1~XX*1~N1*A~LX*1~DT*1~XX*1~N2*B~LX*1~DT*1~XX*1~SE*1~";
         let (trace, findings) = build(&g, input);
         let s = trace.join(" ");

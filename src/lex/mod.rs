@@ -827,6 +827,26 @@ fn find(b: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&x| x == b)
 }
 
+/// A run of one to `max` ASCII digits (`max` at most 19, so no overflow)
+/// as a number, checked and added up in one pass; `None` for anything
+/// else. Counters and ids (LX01, HL01) are read with it.
+#[inline(always)]
+pub(crate) fn decimal(v: &[u8], max: usize) -> Option<u64> {
+    debug_assert!(max <= 19);
+    if v.is_empty() || v.len() > max {
+        return None;
+    }
+    let mut n = 0;
+    for &b in v {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(d);
+    }
+    Some(n)
+}
+
 /// `trim_ascii`, with a quick exit for the usual value that has nothing to
 /// trim: every ASCII whitespace byte is at most `b' '`, so a value whose
 /// first and last bytes are above it is its own trim.

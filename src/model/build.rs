@@ -15,7 +15,9 @@ use super::{
 use crate::finding::{AckDetail, Finding, RuleId};
 use crate::grammar::builder::{LoopBuilder, LoopVisitor};
 use crate::grammar::{Form, Grammar, LoopKind, SegmentNode};
-use crate::lex::{element_name, index_seps, trim, walk, Segment, SegmentId, Walk, INDEXED_MAX};
+use crate::lex::{
+    decimal, element_name, index_seps, trim, walk, Segment, SegmentId, Walk, INDEXED_MAX,
+};
 use crate::reader::Block;
 use crate::validate::is_time;
 
@@ -724,25 +726,11 @@ impl<'a> ModelBuilder<'a> {
         match read {
             ModelRead::Lx => {
                 let v = trim(seg.value(1));
-                // Up to nine digits cannot overflow: checked and added up in
-                // one pass. Anything else goes the long way, with the same
-                // answer.
-                let digits = || {
-                    if !(1..=9).contains(&v.len()) {
-                        return None;
-                    }
-                    let mut n = 0;
-                    for &b in v {
-                        let d = b.wrapping_sub(b'0');
-                        if d > 9 {
-                            return None;
-                        }
-                        n = n * 10 + u32::from(d);
-                    }
-                    Some(n)
-                };
-                let n =
-                    digits().or_else(|| std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()));
+                // Up to nine digits cannot overflow a u32. Anything else goes
+                // the long way, with the same answer.
+                let n = decimal(v, 9)
+                    .map(|n| n as u32)
+                    .or_else(|| std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()));
                 self.tx
                     .lines
                     .last_mut()
