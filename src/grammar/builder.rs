@@ -12,16 +12,17 @@
 //! the same id at one position (a run of REF or DTP entries) share a group
 //! and may come in any order, as the guides allow.
 //!
-//! The search's answers are remembered twice over: by the innermost
+//! The search's answers are remembered three ways: by the innermost
 //! loop's state and the segment's first bytes (the `Memo`, consulted
 //! before the segment's id is even parsed; for a segment that closes the
-//! innermost loop, it also keeps the step one level out, checked against
-//! that loop's state), and by loop, group, id and qualifier (the step
-//! cache, for the rest, with the far slots: for a segment the memo cannot
-//! key, such as an HL, how many loops out it lands and the step there,
-//! checked against the state of every loop on the way). Both are caches of the search
-//! and must answer as it does: `LoopBuilder::without_memo`, a unit test and
-//! the `loop_builder` fuzz target hold them to it.
+//! innermost loop it also keeps the step one level out, checked against
+//! that loop's state); by loop, group, id and qualifier (the step cache,
+//! for the rest); and, for a segment the memo cannot key (an HL), by the
+//! innermost state, id and qualifier, how many loops out it lands (the far
+//! slots, checked against the state of every loop on the way). All are
+//! caches of the search and must answer as it does:
+//! `LoopBuilder::without_memo` (which turns off the memo and the far
+//! slots), a unit test and the `loop_builder` fuzz target hold them to it.
 //!
 //! Counts live in one flat vector, a slice per open loop, so building a
 //! transaction allocates nothing once the vectors have grown; a loop's
@@ -513,6 +514,7 @@ pub struct LoopBuilder<'g> {
     last_position: Position,
     elements: Option<ElementChecker>,
     steps: StepCache,
+    /// Direct-mapped by [`FarSlot::slot`].
     far: Box<[FarSlot; FAR_SLOTS]>,
     /// A fixed number of sets, so that a probe needs no bounds check.
     memo: Box<[[Memo; 2]; MEMO_SETS]>,
@@ -562,9 +564,10 @@ impl<'g> LoopBuilder<'g> {
     }
 
     /// The builder without its step memo (which [`LoopBuilder::feed`]
-    /// consults first): every segment takes the general search. Slower,
-    /// with the same events and findings; it is here so that tests and the
-    /// fuzz targets can hold the memo to the general path.
+    /// consults first) and its far slots: every segment takes the general
+    /// search, loop by loop. Slower, with the same events and findings; it
+    /// is here so that tests and the fuzz targets can hold the memo to the
+    /// general path.
     ///
     /// ```
     /// use scrub837::grammar::{builder::LoopBuilder, Grammars};
