@@ -28,7 +28,7 @@ for kind in P I; do
     f="$OUT/837$kind-$SIZE.edi"
     [ -s "$f" ] || "$GEN" --kind "$kind" --bytes "$SIZE" --seed 7 -o "$f"
     echo "== 837$kind, $SIZE"
-    target/release/examples/bench_parse "$f" --runs 3 --jobs "$JOBS"
+    target/release/examples/bench_parse "$f" --runs 5 --jobs "$JOBS"
     echo "-- the parse a stage at a time"
     target/release/examples/bench_parse "$f" --runs 3 --stages
 done

@@ -19,7 +19,10 @@
 //! alone ([`Scanner::scan_findings`]: the values no finding reads, names
 //! and procedures, are not kept).
 //! All stream the file in the same 256 KiB reads; the best of N runs is
-//! reported (the file is in the page cache after the first).
+//! reported (the file is in the page cache after the first), and the
+//! parse's ratio to the tokenizer round by round as well (median and
+//! range, the first round left out as it warms the page cache), since the
+//! two back-to-back runs of a round see much the same machine.
 //! `bench/parse.sh` generates the inputs and runs this.
 //!
 //! With `--stages`, the parse is timed a stage at a time instead, to see
@@ -196,6 +199,8 @@ fn validate(path: &str, jobs: usize) -> Result<(u64, u64), scrub837::Error> {
 /// The fastest of the runs of one side, and what it found.
 struct Best<T> {
     time: Duration,
+    /// The latest run's time.
+    last: Duration,
     out: Option<T>,
 }
 
@@ -203,6 +208,7 @@ impl<T> Best<T> {
     fn new() -> Best<T> {
         Best {
             time: Duration::MAX,
+            last: Duration::MAX,
             out: None,
         }
     }
@@ -210,7 +216,8 @@ impl<T> Best<T> {
     fn time(&mut self, f: impl FnOnce() -> T) {
         let t = Instant::now();
         let r = f();
-        self.time = self.time.min(t.elapsed());
+        self.last = t.elapsed();
+        self.time = self.time.min(self.last);
         self.out = Some(r);
     }
 
@@ -279,9 +286,14 @@ fn main() {
     // machine falls on every side alike rather than on one.
     let (mut tok, mut parsed, mut validated, mut threaded) =
         (Best::new(), Best::new(), Best::new(), Best::new());
+    // Each round's own ratio too: the two runs of a round, back to back,
+    // see much the same machine, where the best of each side may come
+    // from different spells.
+    let mut round_ratios = Vec::with_capacity(runs);
     for _ in 0..runs {
         tok.time(|| tokenize(&path).expect("tokenize"));
         parsed.time(|| parse(&path).expect("parse"));
+        round_ratios.push(tok.last.as_secs_f64() / parsed.last.as_secs_f64());
         validated.time(|| validate(&path, 1).expect("validate"));
         if jobs > 1 {
             threaded.time(|| validate(&path, jobs).expect("validate"));
@@ -335,6 +347,21 @@ fn main() {
     println!(
         "ratio parse/tokenizer: {ratio:.2}  (target: at least 0.50, {})",
         if ratio >= 0.5 { "met" } else { "not met" }
+    );
+    // The first round warms the page cache (its tokenizer reads the file
+    // cold): left out when there are others.
+    let warm = round_ratios.len() > 1;
+    if warm {
+        round_ratios.remove(0);
+    }
+    round_ratios.sort_by(f64::total_cmp);
+    println!(
+        "  round by round: median {:.2}, {:.2} to {:.2} over {} round(s){}",
+        round_ratios[(round_ratios.len() - 1) / 2],
+        round_ratios[0],
+        round_ratios[round_ratios.len() - 1],
+        round_ratios.len(),
+        if warm { " after the first" } else { "" }
     );
     println!("ratio validate/tokenizer: {:.2}", valid_rate / tok_rate);
     if let Some(rate) = threaded {
