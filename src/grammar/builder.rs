@@ -626,6 +626,14 @@ impl<'g> LoopBuilder<'g> {
         self.next_hl = 1;
     }
 
+    /// [`Memo::outer_state`] of the open loop at depth `d` (the root at 0):
+    /// what a step remembered past the innermost loop is checked against.
+    #[inline(always)]
+    fn frame_state(&self, d: usize) -> u32 {
+        let f = &self.stack[d];
+        Memo::outer_state(f.def, d == 0, f.group)
+    }
+
     /// The index of the innermost open loop, if any.
     pub fn current_loop(&self) -> Option<usize> {
         self.stack.last().map(|f| f.def)
@@ -668,15 +676,10 @@ impl<'g> LoopBuilder<'g> {
                     ..
                 }) => {
                     // Remembered one level out, for the state found there.
-                    let p = d.checked_sub(1).map(|o| &self.stack[o]);
-                    match p {
-                        Some(p)
-                            if outer_state != 0
-                                && Memo::outer_state(p.def, d == 1, p.group) == outer_state =>
-                        {
-                            (d - 1, outer)
-                        }
-                        _ => return self.feed_general(seg, head, true, v, sink),
+                    if d > 0 && outer_state != 0 && self.frame_state(d - 1) == outer_state {
+                        (d - 1, outer)
+                    } else {
+                        return self.feed_general(seg, head, true, v, sink);
                     }
                 }
                 Some(m) => (d, m.step),
@@ -757,10 +760,7 @@ impl<'g> LoopBuilder<'g> {
             let e = self.far[at];
             let k = e.levels as usize;
             if e.key == key && e.qual == q.key && k <= top {
-                let same = (1..=k).all(|j| {
-                    let f = &self.stack[top - j];
-                    Memo::outer_state(f.def, top == j, f.group) == e.states[j - 1]
-                });
+                let same = (1..=k).all(|j| self.frame_state(top - j) == e.states[j - 1]);
                 if same {
                     self.place(top - k, e.step, seg, v, sink);
                     return;
@@ -792,8 +792,7 @@ impl<'g> LoopBuilder<'g> {
                 self.remember(def_idx, d == 0, group, seg, head, qual_at, step);
             }
             if d + 1 == top && cacheable && step != Step::NotHere {
-                let outer = Memo::outer_state(def_idx, d == 0, group);
-                self.remember_outer(seg, head, outer, step);
+                self.remember_outer(seg, head, self.frame_state(d), step);
             }
             if step != Step::NotHere {
                 if let Some((key, at)) = far.filter(|_| (1..=FAR_LEVELS).contains(&(top - d))) {
@@ -829,14 +828,14 @@ impl<'g> LoopBuilder<'g> {
         qual_at: Option<(u16, u16)>,
         step: Step,
     ) {
+        if !self.memo_on {
+            return;
+        }
         let b = seg.as_bytes();
         let Some(len) = Memo::decisive_len(head, b.len(), seg.delimiters(), qual_at) else {
             return;
         };
         let state = Memo::state(def, root, group, seg.delimiters());
-        if !self.memo_on {
-            return;
-        }
         let set = &mut self.memo[Memo::set(state, head)];
         if !set[0].hits(state, head, b.len()) {
             set[1] = set[0];
@@ -858,8 +857,7 @@ impl<'g> LoopBuilder<'g> {
         let top = self.stack.len() - 1;
         let mut states = [0; FAR_LEVELS];
         for (j, s) in states.iter_mut().enumerate().take(levels) {
-            let f = &self.stack[top - 1 - j];
-            *s = Memo::outer_state(f.def, top - 1 - j == 0, f.group);
+            *s = self.frame_state(top - 1 - j);
         }
         self.far[at] = FarSlot {
             key,
@@ -875,15 +873,12 @@ impl<'g> LoopBuilder<'g> {
     /// which says the segment is not placed there.
     #[inline(never)]
     fn remember_outer(&mut self, seg: &Segment<'_>, head: u64, outer: u32, step: Step) {
-        let Some(top) = self.stack.last() else {
+        let Some(top) = self.stack.last().filter(|_| self.memo_on) else {
             return;
         };
         let root = self.stack.len() == 1;
         let state = Memo::state(top.def, root, top.group, seg.delimiters());
         let len = seg.as_bytes().len();
-        if !self.memo_on {
-            return;
-        }
         let set = &mut self.memo[Memo::set(state, head)];
         if let Some(m) = set
             .iter_mut()
@@ -1517,19 +1512,8 @@ body = [
         assert_eq!(findings.len(), 1, "{findings:#?}");
         assert_eq!(findings[0].rule, RuleId::SegmentOutOfPlace);
         // And the same without the memo.
-        let mut general = LoopBuilder::new(&g, "t").without_memo();
-        let mut t = Trace::default();
-        let mut f = Vec::new();
-        for (i, seg) in input.split('~').filter(|x| !x.is_empty()).enumerate() {
-            let pos = Position {
-                segment: i as u64 + 1,
-                offset: 0,
-            };
-            let seg = Segment::new(seg.as_bytes(), Delimiters::STANDARD, pos);
-            general.feed(&seg, &mut t, &mut |x| f.push(x));
-        }
-        general.finish(&mut t, &mut |x| f.push(x));
-        assert_eq!((t.0, f), (trace, findings));
+        let general = LoopBuilder::new(&g, "t").without_memo();
+        assert_eq!(build_with(general, input), (trace, findings));
     }
 
     #[test]
@@ -1578,7 +1562,11 @@ body = [
     }
 
     fn build(g: &Grammar, text: &str) -> (Vec<String>, Vec<Finding>) {
-        let mut b = LoopBuilder::new(g, "t");
+        build_with(LoopBuilder::new(g, "t"), text)
+    }
+
+    /// The events and findings of `b` over the segments of `text`.
+    fn build_with(mut b: LoopBuilder<'_>, text: &str) -> (Vec<String>, Vec<Finding>) {
         let mut t = Trace::default();
         let mut findings = Vec::new();
         for (i, s) in text
