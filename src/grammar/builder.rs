@@ -234,9 +234,12 @@ const STEP_SLOTS: usize = 512;
 struct Memo {
     /// [`Memo::state`]; 0 for an empty entry.
     state: u64,
-    /// How many leading bytes decide the step (3..=8).
-    len: u32,
-    /// Those bytes, little-endian, zero above `len`.
+    /// `64 - 8 * len`, where `len` leading bytes decide the step (3..=8).
+    shift: u32,
+    /// Those bytes, little-endian, shifted up by `shift`: a head shifted
+    /// alike matches in one compare. (The last of them is a separator, and
+    /// never zero here, so a segment shorter than `len`, whose head is
+    /// zero there, never matches.)
     prefix: u64,
     step: Step,
     /// When `step` is [`Step::NotHere`]: the loop one level out as
@@ -251,23 +254,24 @@ struct Memo {
 const MEMO_SETS: usize = 256;
 
 impl Memo {
-    /// The state key, with the separators the prefix was read with (the
-    /// numbers fit: see [`StepCache::fits`]).
+    /// The state key: the innermost loop's [`Memo::outer_state`] (its
+    /// [`OpenLoop::key`]) with the separators the prefix was read with.
     #[inline(always)]
-    fn state(def: usize, root: bool, group: u32, d: Delimiters) -> u64 {
-        1 << 63
-            | u64::from(d.component) << 25
-            | u64::from(d.element) << 17
-            | (def as u64) << 9
-            | u64::from(group) << 1
-            | u64::from(root)
+    fn state(key: u32, d: Delimiters) -> u64 {
+        u64::from(key) | u64::from(d.element) << 32 | u64::from(d.component) << 40
     }
 
-    /// The key of a loop one level out from the innermost: its loop,
-    /// position group and whether it is the root (never 0).
+    /// The key of an open loop: its loop, position group and whether it is
+    /// the root (never 0; the numbers fit: see [`StepCache::fits`]).
     #[inline(always)]
     fn outer_state(def: usize, root: bool, group: u32) -> u32 {
         1 << 31 | (def as u32) << 9 | group << 1 | u32::from(root)
+    }
+
+    /// `key` ([`Memo::outer_state`]) with its group replaced by `group`.
+    #[inline(always)]
+    fn with_group(key: u32, group: u32) -> u32 {
+        key & !(0xFF << 1) | group << 1
     }
 
     /// The set of a state and a segment's first three bytes (which every
@@ -289,17 +293,9 @@ impl Memo {
         }
     }
 
-    /// The first `len` bytes of `head` (`len` from 1 to 8).
     #[inline(always)]
-    fn prefix(head: u64, len: u32) -> u64 {
-        head & (u64::MAX >> (64 - 8 * len))
-    }
-
-    #[inline(always)]
-    fn hits(&self, state: u64, head: u64, seg_len: usize) -> bool {
-        self.state == state
-            && self.len as usize <= seg_len
-            && Memo::prefix(head, self.len) == self.prefix
+    fn hits(&self, state: u64, head: u64) -> bool {
+        self.state == state && head << self.shift == self.prefix
     }
 
     /// How many leading bytes of a segment with this `head` decide its
@@ -466,6 +462,9 @@ struct LoopHead<'g> {
 #[derive(Clone, Debug)]
 struct OpenLoop {
     def: usize,
+    /// [`Memo::outer_state`] of the loop as it stands (kept with `group`):
+    /// what the memo is keyed by, without working it out per segment.
+    key: u32,
     /// Index of this loop's node in the parent's body.
     node_in_parent: usize,
     group: u32,
@@ -630,8 +629,7 @@ impl<'g> LoopBuilder<'g> {
     /// what a step remembered past the innermost loop is checked against.
     #[inline(always)]
     fn frame_state(&self, d: usize) -> u32 {
-        let f = &self.stack[d];
-        Memo::outer_state(f.def, d == 0, f.group)
+        self.stack[d].key
     }
 
     /// The index of the innermost open loop, if any.
@@ -657,12 +655,12 @@ impl<'g> LoopBuilder<'g> {
         let head = Memo::head(b);
         if let Some(top) = self.stack.last() {
             let d = self.stack.len() - 1;
-            let state = Memo::state(top.def, d == 0, top.group, seg.delimiters());
+            let state = Memo::state(top.key, seg.delimiters());
             // (Without the memo, for tests, every entry stays empty.)
             let set = &self.memo[Memo::set(state, head)];
-            let hit = if set[0].hits(state, head, b.len()) {
+            let hit = if set[0].hits(state, head) {
                 Some(&set[0])
-            } else if set[1].hits(state, head, b.len()) {
+            } else if set[1].hits(state, head) {
                 Some(&set[1])
             } else {
                 None
@@ -835,15 +833,21 @@ impl<'g> LoopBuilder<'g> {
         let Some(len) = Memo::decisive_len(head, b.len(), seg.delimiters(), qual_at) else {
             return;
         };
-        let state = Memo::state(def, root, group, seg.delimiters());
+        let shift = 64 - 8 * len;
+        // The last decisive byte is a separator: a zero one (which no real
+        // interchange uses) would let shorter segments match.
+        if head >> (8 * (len - 1)) & 0xFF == 0 {
+            return;
+        }
+        let state = Memo::state(Memo::outer_state(def, root, group), seg.delimiters());
         let set = &mut self.memo[Memo::set(state, head)];
-        if !set[0].hits(state, head, b.len()) {
+        if !set[0].hits(state, head) {
             set[1] = set[0];
         }
         set[0] = Memo {
             state,
-            len,
-            prefix: Memo::prefix(head, len),
+            shift,
+            prefix: head << shift,
             step,
             outer_state: 0,
             outer: Step::NotHere,
@@ -876,13 +880,11 @@ impl<'g> LoopBuilder<'g> {
         let Some(top) = self.stack.last().filter(|_| self.memo_on) else {
             return;
         };
-        let root = self.stack.len() == 1;
-        let state = Memo::state(top.def, root, top.group, seg.delimiters());
-        let len = seg.as_bytes().len();
+        let state = Memo::state(top.key, seg.delimiters());
         let set = &mut self.memo[Memo::set(state, head)];
         if let Some(m) = set
             .iter_mut()
-            .find(|m| m.hits(state, head, len) && m.step == Step::NotHere)
+            .find(|m| m.hits(state, head) && m.step == Step::NotHere)
         {
             (m.outer_state, m.outer) = (outer, step);
         }
@@ -1035,8 +1037,10 @@ impl<'g> LoopBuilder<'g> {
             (None, None)
         };
         // Built in place: a copy of a finished frame onto the stack stalled.
+        let root = self.stack.is_empty();
         self.stack.push(OpenLoop {
             def,
+            key: Memo::outer_state(def, root, l.trigger.group),
             node_in_parent,
             group: l.trigger.group,
             base,
@@ -1159,6 +1163,7 @@ impl<'g> LoopBuilder<'g> {
         let f = &mut self.stack[d];
         if let Some(group) = group {
             f.group = group;
+            f.key = Memo::with_group(f.key, group);
         }
         f.filled |= bit;
         let fresh = i < 64 && f.seen & 1 << i == 0;
