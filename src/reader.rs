@@ -303,7 +303,10 @@ fn plain_head(content: &[u8], sep: u8) -> bool {
     if ge_a & !gt_z & !three & 0x0080_8080 != 0 {
         return false;
     }
-    if !matches!(content[0], b'S' | b'G' | b'I') {
+    // Every envelope id and SE starts `S`, `G` or `I` and goes on `T`, `E`,
+    // `S` or `A`: SV1, SV2 and SBR, a fifth of the segments, leave here.
+    if !matches!(content[0], b'S' | b'G' | b'I') || !matches!(content[1], b'T' | b'E' | b'S' | b'A')
+    {
         return true;
     }
     let s = u32::from(sep);
