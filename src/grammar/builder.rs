@@ -918,8 +918,15 @@ impl<'g> LoopBuilder<'g> {
                     if sn.group > group && sn.needs & !self.stack[d].filled != 0 {
                         self.report_missing(&self.stack[d], sn.group, seg.position(), sink);
                     }
-                    let count = self.fill(d, i, Some(sn.group), sn.bit);
-                    if sn.max.is_some_and(|m| count > m) {
+                    // A segment used at most once (most are) is one too many
+                    // when its node was seen: no count is kept for it.
+                    let over = if sn.max == Some(1) && i < 64 {
+                        self.fill_once(d, i, sn.group, sn.bit)
+                    } else {
+                        let count = self.fill(d, i, Some(sn.group), sn.bit);
+                        sn.max.is_some_and(|m| count > m)
+                    };
+                    if over {
                         sink(
                             self.finding(
                                 RuleId::RepeatExceeded,
@@ -1143,14 +1150,29 @@ impl<'g> LoopBuilder<'g> {
         (hl_id, hl_has_children)
     }
 
-    /// How often body node `i` of `open` was filled.
+    /// Whether body node `i` of `open` was filled. (The first 64 nodes say
+    /// so in `seen`; their count slots are kept only for the nodes whose
+    /// use is limited to more than once.)
     #[inline(always)]
-    fn count(&self, open: &OpenLoop, i: usize) -> u32 {
-        if i < 64 && open.seen & 1 << i == 0 {
-            0
+    fn was_filled(&self, open: &OpenLoop, i: usize) -> bool {
+        if i < 64 {
+            open.seen & 1 << i != 0
         } else {
-            self.counts[open.base + i]
+            self.counts[open.base + i] != 0
         }
+    }
+
+    /// [`LoopBuilder::fill`] for a segment node among the first 64 that may
+    /// be used once: whether it was filled before, which is one too many.
+    #[inline(always)]
+    fn fill_once(&mut self, d: usize, i: usize, group: u32, bit: u64) -> bool {
+        let f = &mut self.stack[d];
+        f.group = group;
+        f.key = Memo::with_group(f.key, group);
+        f.filled |= bit;
+        let before = f.seen & 1 << i != 0;
+        f.seen |= 1 << i;
+        before
     }
 
     /// Fills body node `i` of the open loop at depth `d`: moves the loop
@@ -1192,7 +1214,7 @@ impl<'g> LoopBuilder<'g> {
         let l = &self.g.loops[def];
         let nothing_missing = match l.required_mask(from, to) {
             Some(mask) => mask & !open.filled == 0,
-            None => l.required_in(from, to).all(|i| self.count(open, i) != 0),
+            None => l.required_in(from, to).all(|i| self.was_filled(open, i)),
         };
         if nothing_missing {
             return;
@@ -1211,7 +1233,7 @@ impl<'g> LoopBuilder<'g> {
     ) {
         let l = &self.g.loops[open.def];
         for i in l.required_in(open.group, to) {
-            if self.count(open, i) != 0 {
+            if self.was_filled(open, i) {
                 continue;
             }
             let (what, missing_id, loop_id) = match &l.body[i] {
