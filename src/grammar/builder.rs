@@ -642,6 +642,7 @@ impl<'g> LoopBuilder<'g> {
     }
 
     /// Places one segment.
+    #[inline(always)]
     pub fn feed<'a, V: LoopVisitor<'a> + ?Sized>(
         &mut self,
         seg: &Segment<'a>,
@@ -964,12 +965,28 @@ impl<'g> LoopBuilder<'g> {
             },
             Step::Repeat => {
                 let node_in_parent = self.stack[d].node_in_parent;
-                self.close_to(d, seg.position(), v, sink);
+                let l = self.heads[def_idx];
+                if l.hl {
+                    // An HL checks itself against the levels still open:
+                    // the loop it repeats must be closed first.
+                    self.close_to(d, seg.position(), v, sink);
+                } else {
+                    // The loop closes and opens again in its own frame (a
+                    // service line's LX, most often), with the same events
+                    // and findings as a close and a push.
+                    self.close_to(d + 1, seg.position(), v, sink);
+                    self.close_checks(&self.stack[d], seg.position(), sink);
+                    v.close(self.g, def_idx);
+                }
                 let pdef = self.stack[d - 1].def;
                 let bit = self.g.loops[pdef].required_bit(node_in_parent);
                 let count = self.fill(d - 1, node_in_parent, None, bit);
                 self.check_loop_repeat(def_idx, count, seg, sink);
-                self.push(def_idx, node_in_parent, seg, v, sink);
+                if l.hl {
+                    self.push(def_idx, node_in_parent, seg, v, sink);
+                } else {
+                    self.reopen(d, l, seg, v, sink);
+                }
             }
         }
     }
@@ -1058,6 +1075,35 @@ impl<'g> LoopBuilder<'g> {
             hl_has_children,
             hl_child_seen: false,
         });
+        self.check_elements(l.trigger, seg, sink);
+        v.open(self.g, def, seg);
+        v.segment(self.g, def, seg, Some(l.trigger));
+    }
+
+    /// [`LoopBuilder::push`] of a loop (not an HL level) into the frame at
+    /// depth `d`, where the same loop was just closed: its count slots stay
+    /// where they are.
+    #[inline(always)]
+    fn reopen<'a, V: LoopVisitor<'a> + ?Sized>(
+        &mut self,
+        d: usize,
+        l: LoopHead<'g>,
+        seg: &Segment<'a>,
+        v: &mut V,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        let f = &mut self.stack[d];
+        let (def, base) = (f.def, f.base);
+        f.group = l.trigger.group;
+        f.key = Memo::with_group(f.key, l.trigger.group);
+        f.filled = l.trigger.bit;
+        f.seen = 1;
+        f.opened_at = seg.position();
+        // The trigger counts once; past the 64 nodes `seen` covers, zeros.
+        self.counts[base] = 1;
+        if l.body_len > 64 {
+            self.counts[base + 64..base + l.body_len as usize].fill(0);
+        }
         self.check_elements(l.trigger, seg, sink);
         v.open(self.g, def, seg);
         v.segment(self.g, def, seg, Some(l.trigger));
@@ -1284,11 +1330,22 @@ impl<'g> LoopBuilder<'g> {
     ) {
         while self.stack.len() > depth {
             let f = self.stack.pop().expect("the stack is deeper than depth");
+            self.close_checks(&f, at, sink);
+            self.counts_top = f.base;
+            v.close(self.g, f.def);
+        }
+    }
+
+    /// What closing the open loop `f` at `at` reports: its required nodes
+    /// not filled, and an HL04 its child levels belie.
+    #[inline(always)]
+    fn close_checks(&self, f: &OpenLoop, at: Position, sink: &mut dyn FnMut(Finding)) {
+        {
             // What lies before the loop's current position was reported
             // when the builder moved past it; the rest is missing here.
             // (Usually every required node was filled: one word says so.)
             if self.heads[f.def].all_required & !f.filled != 0 {
-                self.report_missing(&f, u32::MAX, at, sink);
+                self.report_missing(f, u32::MAX, at, sink);
             }
             if let Some(has) = f.hl_has_children {
                 if has != f.hl_child_seen {
@@ -1304,8 +1361,6 @@ impl<'g> LoopBuilder<'g> {
                     );
                 }
             }
-            self.counts_top = f.base;
-            v.close(self.g, f.def);
         }
     }
 
@@ -1617,6 +1672,58 @@ body = [
     }
 
     const PRIMER: &str = "ST*837*0001*005010X222A1~BHT*0019*00*B1*20240105*0930*CH~NM1*41*2*ACME*****46*S1~PER*IC*DESK*TE*5555550100~NM1*40*2*PLAN*****46*P1~HL*1**20*1~NM1*85*2*CLINIC*****XX*1234567893~N3*1 MAIN~N4*X*IL*62701~REF*EI*123456789~HL*2*1*22*0~SBR*P*18*******CI~NM1*IL*1*DOE*JOHN****MI*W1~NM1*PR*2*PLAN*****PI*P1~CLM*PCN1*150***11:B:1*Y*A*Y*Y~HI*ABK:J069~LX*1~SV1*HC:99213*100*UN*1***1~DTP*472*D8*20231215~LX*2~SV1*HC:87880*50*UN*1***1~DTP*472*D8*20231215~SE*23*0001~";
+
+    /// A loop that repeats (not an HL level) closes and opens again in its
+    /// own frame: the same events, findings and positions as a close and a
+    /// fresh open, loops inside it closed first, counts and required
+    /// segments starting over.
+    #[test]
+    fn a_repeated_loop_starts_over_in_its_frame() {
+        let g = &Grammars::embedded().professional;
+        let start = PRIMER.find("LX*1").expect("a line");
+        let end = PRIMER.find("SE*").expect("a trailer");
+        let lines = [
+            // 1: a drug loop (2410) inside the line.
+            "LX*1~SV1*HC:99213*100*UN*1***1~DTP*472*D8*20231215~LIN**N4*01234567890~CTP****1*UN~",
+            // 2: no SV1, which its DTP, past where SV1 goes, finds missing.
+            "LX*2~DTP*472*D8*20231215~",
+            // 3: its service date twice.
+            "LX*3~SV1*HC:99213*100*UN*1***1~DTP*472*D8*20231215~DTP*472*D8*20231215~",
+            // 4: once again, and a drug loop without its CTP.
+            "LX*4~SV1*HC:99213*100*UN*1***1~DTP*472*D8*20231215~LIN**N4*01234567890~",
+            "LX*5~SV1*HC:99213*100*UN*1***1~DTP*472*D8*20231215~",
+        ];
+        let text = format!("{}{}{}", &PRIMER[..start], lines.concat(), &PRIMER[end..]);
+        let (trace, findings) = build(g, &text);
+        let from = trace.iter().position(|e| e == "+2400").expect("a line");
+        let to = trace.iter().rposition(|e| e == "-2400").expect("a line");
+        let want = [
+            "+2400", "LX@2400", "SV1@2400", "DTP@2400", "+2410", "LIN@2410", "CTP@2410", "-2410",
+            "-2400", "+2400", "LX@2400", "DTP@2400", "-2400", "+2400", "LX@2400", "SV1@2400",
+            "DTP@2400", "DTP@2400", "-2400", "+2400", "LX@2400", "SV1@2400", "DTP@2400", "+2410",
+            "LIN@2410", "-2410", "-2400", "+2400", "LX@2400", "SV1@2400", "DTP@2400", "-2400",
+        ];
+        assert_eq!(trace[from..=to], want);
+        // Segment numbers: where line 2's DTP, the second DTP of line 3 and
+        // line 5's LX fall.
+        let number = |needle: &str, nth: usize| {
+            let at = text.match_indices(needle).nth(nth).expect("in the text").0;
+            text[..at].matches('~').count() as u64 + 1
+        };
+        let seen: Vec<_> = findings
+            .iter()
+            .map(|f| (f.rule, f.position().segment, f.message.clone()))
+            .collect();
+        assert_eq!(seen.len(), 3, "{seen:#?}");
+        assert_eq!(seen[0].0, RuleId::SegmentMissing);
+        assert_eq!(seen[0].1, number("DTP*472", 1));
+        assert!(seen[0].2.contains("SV1"), "{seen:#?}");
+        assert_eq!(seen[1].0, RuleId::RepeatExceeded);
+        assert_eq!(seen[1].1, number("DTP*472", 3));
+        assert_eq!(seen[2].0, RuleId::SegmentMissing);
+        assert_eq!(seen[2].1, number("LX*5", 0));
+        assert!(seen[2].2.contains("CTP"), "{seen:#?}");
+    }
 
     #[test]
     fn primer_example_builds_cleanly() {
