@@ -28,12 +28,20 @@ impl Amount {
 
     /// Parses an X12 `R` value: optional `-`, digits, optional `.` and
     /// digits (at most six decimals, at most 12 whole digits).
+    #[inline]
     pub fn parse(v: &[u8]) -> Option<Amount> {
-        // A service line's units are nearly always one digit: no loops.
+        // A service line's units are nearly always one digit: no loops, and
+        // no call.
         if let [b] = v {
             let d = b.wrapping_sub(b'0');
             return (d <= 9).then(|| Amount(i64::from(d) * SCALE));
         }
+        Amount::parse_long(v)
+    }
+
+    /// [`Amount::parse`] of any value but one byte.
+    #[inline(never)]
+    fn parse_long(v: &[u8]) -> Option<Amount> {
         // One pass over the bytes: amounts are on every claim and line, and
         // this runs several times faster than a combinator chain.
         let (neg, v) = match v.split_first() {
