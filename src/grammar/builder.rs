@@ -231,7 +231,7 @@ const STEP_SLOTS: usize = 512;
 /// moves through few states, each mostly followed by one or two kinds of
 /// segment.) Two entries per set, the newest first.
 #[derive(Clone, Copy, Debug, Default)]
-struct Memo {
+struct Memo<'g> {
     /// [`Memo::state`]; 0 for an empty entry.
     state: u64,
     /// `64 - 8 * len`, where `len` leading bytes decide the step (3..=8).
@@ -242,6 +242,9 @@ struct Memo {
     /// zero there, never matches.)
     prefix: u64,
     step: Step,
+    /// When `step` places the segment as a segment node of the innermost
+    /// loop: that node, so that a hit places it without looking it up.
+    node: Option<&'g SegmentNode>,
     /// When `step` is [`Step::NotHere`]: the loop one level out as
     /// [`Memo::outer_state`] names it (0: none remembered), and the step
     /// the segment takes there. The loop's state decides that step as the
@@ -253,7 +256,7 @@ struct Memo {
 
 const MEMO_SETS: usize = 256;
 
-impl Memo {
+impl Memo<'_> {
     /// The state key: the innermost loop's [`Memo::outer_state`] (its
     /// [`OpenLoop::key`]) with the separators the prefix was read with.
     #[inline(always)]
@@ -516,7 +519,7 @@ pub struct LoopBuilder<'g> {
     /// Direct-mapped by [`FarSlot::slot`].
     far: Box<[FarSlot; FAR_SLOTS]>,
     /// A fixed number of sets, so that a probe needs no bounds check.
-    memo: Box<[[Memo; 2]; MEMO_SETS]>,
+    memo: Box<[[Memo<'g>; 2]; MEMO_SETS]>,
     /// Whether segments are remembered ([`LoopBuilder::without_memo`]
     /// leaves every entry empty: nothing hits).
     memo_on: bool,
@@ -668,6 +671,11 @@ impl<'g> LoopBuilder<'g> {
             };
             // (One call of the inline `place` for both depths.)
             let (at, step) = match hit {
+                Some(&Memo {
+                    step: Step::Node(i),
+                    node: Some(sn),
+                    ..
+                }) => return self.place_segment(d, i, sn, seg, v, sink),
                 Some(&Memo {
                     step: Step::NotHere,
                     outer_state,
@@ -845,11 +853,19 @@ impl<'g> LoopBuilder<'g> {
         if !set[0].hits(state, head) {
             set[1] = set[0];
         }
+        let node = match step {
+            Step::Node(i) => match &self.g.loops[def].body[i] {
+                Node::Segment(sn) => Some(sn),
+                Node::Loop(_) => None,
+            },
+            _ => None,
+        };
         set[0] = Memo {
             state,
             shift,
             prefix: head << shift,
             step,
+            node,
             outer_state: 0,
             outer: Step::NotHere,
         };
@@ -902,49 +918,12 @@ impl<'g> LoopBuilder<'g> {
         v: &mut V,
         sink: &mut dyn FnMut(Finding),
     ) {
-        let (def_idx, group) = {
-            let f = &self.stack[d];
-            (f.def, f.group)
-        };
+        let def_idx = self.stack[d].def;
         let def: &'g LoopDef = &self.g.loops[def_idx];
         match step {
             Step::NotHere => unreachable!("a step that places the segment"),
             Step::Node(i) => match &def.body[i] {
-                Node::Segment(sn) => {
-                    if self.stack.len() > d + 1 {
-                        self.close_to(d + 1, seg.position(), v, sink);
-                    }
-                    // (Nothing is missing when every required node before
-                    // the new group is filled: one word test.)
-                    if sn.group > group && sn.needs & !self.stack[d].filled != 0 {
-                        self.report_missing(&self.stack[d], sn.group, seg.position(), sink);
-                    }
-                    // A segment used at most once (most are) is one too many
-                    // when its node was seen: no count is kept for it.
-                    let over = if sn.max == Some(1) && i < 64 {
-                        self.fill_once(d, i, sn.group, sn.bit)
-                    } else {
-                        let count = self.fill(d, i, Some(sn.group), sn.bit);
-                        sn.max.is_some_and(|m| count > m)
-                    };
-                    if over {
-                        sink(
-                            self.finding(
-                                RuleId::RepeatExceeded,
-                                seg.position(),
-                                format!(
-                                    "{} is used more than {} time(s) in loop {}",
-                                    sn.id,
-                                    sn.max.unwrap_or(0),
-                                    def.id
-                                ),
-                            )
-                            .with_ack(AckDetail::segment("5").in_loop(&def.id)),
-                        );
-                    }
-                    self.check_elements(sn, seg, sink);
-                    v.segment(self.g, def_idx, seg, Some(sn));
-                }
+                Node::Segment(sn) => self.place_segment(d, i, sn, seg, v, sink),
                 Node::Loop(LoopNode {
                     index,
                     group,
@@ -989,6 +968,67 @@ impl<'g> LoopBuilder<'g> {
                 }
             }
         }
+    }
+
+    /// Places `seg` as segment node `i` (`sn`) of the open loop at depth `d`.
+    #[inline(always)]
+    fn place_segment<'a, V: LoopVisitor<'a> + ?Sized>(
+        &mut self,
+        d: usize,
+        i: usize,
+        sn: &'g SegmentNode,
+        seg: &Segment<'a>,
+        v: &mut V,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        if self.stack.len() > d + 1 {
+            self.close_to(d + 1, seg.position(), v, sink);
+        }
+        let f = &self.stack[d];
+        let def_idx = f.def;
+        // (Nothing is missing when every required node before the new
+        // group is filled: one word test.)
+        if sn.group > f.group && sn.needs & !f.filled != 0 {
+            self.report_missing(f, sn.group, seg.position(), sink);
+        }
+        // A segment used at most once (most are) is one too many when its
+        // node was seen: no count is kept for it.
+        let over = if sn.max == Some(1) && i < 64 {
+            self.fill_once(d, i, sn.group, sn.bit)
+        } else {
+            let count = self.fill(d, i, Some(sn.group), sn.bit);
+            sn.max.is_some_and(|m| count > m)
+        };
+        if over {
+            self.report_segment_repeat(def_idx, sn, seg, sink);
+        }
+        self.check_elements(sn, seg, sink);
+        v.segment(self.g, def_idx, seg, Some(sn));
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_segment_repeat(
+        &self,
+        def_idx: usize,
+        sn: &SegmentNode,
+        seg: &Segment<'_>,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        let def = &self.g.loops[def_idx];
+        sink(
+            self.finding(
+                RuleId::RepeatExceeded,
+                seg.position(),
+                format!(
+                    "{} is used more than {} time(s) in loop {}",
+                    sn.id,
+                    sn.max.unwrap_or(0),
+                    def.id
+                ),
+            )
+            .with_ack(AckDetail::segment("5").in_loop(&def.id)),
+        );
     }
 
     /// Where the segment in `q` goes within one open loop: the first
