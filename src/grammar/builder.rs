@@ -653,6 +653,19 @@ impl<'g> LoopBuilder<'g> {
         sink: &mut dyn FnMut(Finding),
     ) {
         self.last_position = seg.position();
+        self.feed_in_run(seg, v, sink);
+    }
+
+    /// [`LoopBuilder::feed`] of a segment in a run whose last one the
+    /// caller notes with [`LoopBuilder::ran_to`] (where loops still open at
+    /// the end close): one store a run, not one a segment.
+    #[inline(always)]
+    pub(crate) fn feed_in_run<'a, V: LoopVisitor<'a> + ?Sized>(
+        &mut self,
+        seg: &Segment<'a>,
+        v: &mut V,
+        sink: &mut dyn FnMut(Finding),
+    ) {
         // The usual segment: its state remembers the step for its first
         // bytes (see [`Memo`]).
         let b = seg.as_bytes();
@@ -1402,6 +1415,12 @@ impl<'g> LoopBuilder<'g> {
                 }
             }
         }
+    }
+
+    /// Notes `last`, the position of the last segment of a run fed with
+    /// [`LoopBuilder::feed_in_run`].
+    pub(crate) fn ran_to(&mut self, last: Position) {
+        self.last_position = last;
     }
 
     /// Closes every open loop at the end of the transaction, reporting what

@@ -1104,7 +1104,10 @@ fn build<'b>(
     }
     builder.reset();
     for seg in block.segments() {
-        builder.feed(&seg, &mut model, sink);
+        builder.feed_in_run(&seg, &mut model, sink);
+    }
+    if let Some(last) = block.segments().next_back() {
+        builder.ran_to(last.position());
     }
     builder.finish(&mut model, sink);
     let (tx, findings) = model.finish();
