@@ -486,6 +486,15 @@ struct OpenLoop {
     hl_child_seen: bool,
 }
 
+impl OpenLoop {
+    /// Moves the loop to position group `group`, its memo key with it.
+    #[inline(always)]
+    fn move_to(&mut self, group: u32) {
+        self.group = group;
+        self.key = Memo::with_group(self.key, group);
+    }
+}
+
 /// Places segments in loops and reports structure findings.
 ///
 /// ```
@@ -809,7 +818,7 @@ impl<'g> LoopBuilder<'g> {
                 None => Self::search(def, d == 0, group, &mut q),
             };
             if d == top && cacheable && !not_top {
-                self.remember(def_idx, d == 0, group, seg, head, qual_at, step);
+                self.remember(def_idx, self.frame_state(d), seg, head, qual_at, step);
             }
             if d + 1 == top && cacheable && step != Step::NotHere {
                 self.remember_outer(seg, head, self.frame_state(d), step);
@@ -834,15 +843,14 @@ impl<'g> LoopBuilder<'g> {
         v.segment(self.g, at, seg, None);
     }
 
-    /// Remembers `step` for the state of the innermost loop and the bytes
-    /// of `seg` that decide it, when there are eight or fewer of them.
-    #[allow(clippy::too_many_arguments)]
+    /// Remembers `step` for the state of the innermost loop (`def`, whose
+    /// frame's key is `key`) and the bytes of `seg` that decide it, when
+    /// there are eight or fewer of them.
     #[inline(never)]
     fn remember(
         &mut self,
         def: usize,
-        root: bool,
-        group: u32,
+        key: u32,
         seg: &Segment<'_>,
         head: u64,
         qual_at: Option<(u16, u16)>,
@@ -861,7 +869,7 @@ impl<'g> LoopBuilder<'g> {
         if head >> (8 * (len - 1)) & 0xFF == 0 {
             return;
         }
-        let state = Memo::state(Memo::outer_state(def, root, group), seg.delimiters());
+        let state = Memo::state(key, seg.delimiters());
         let set = &mut self.memo[Memo::set(state, head)];
         if !set[0].hits(state, head) {
             set[1] = set[0];
@@ -1147,8 +1155,7 @@ impl<'g> LoopBuilder<'g> {
     ) {
         let f = &mut self.stack[d];
         let (def, base) = (f.def, f.base);
-        f.group = l.trigger.group;
-        f.key = Memo::with_group(f.key, l.trigger.group);
+        f.move_to(l.trigger.group);
         f.filled = l.trigger.bit;
         f.seen = 1;
         f.opened_at = seg.position();
@@ -1266,8 +1273,7 @@ impl<'g> LoopBuilder<'g> {
     #[inline(always)]
     fn fill_once(&mut self, d: usize, i: usize, group: u32, bit: u64) -> bool {
         let f = &mut self.stack[d];
-        f.group = group;
-        f.key = Memo::with_group(f.key, group);
+        f.move_to(group);
         f.filled |= bit;
         let before = f.seen & 1 << i != 0;
         f.seen |= 1 << i;
@@ -1283,8 +1289,7 @@ impl<'g> LoopBuilder<'g> {
         // again after a store through it reloads and rechecks its length.
         let f = &mut self.stack[d];
         if let Some(group) = group {
-            f.group = group;
-            f.key = Memo::with_group(f.key, group);
+            f.move_to(group);
         }
         f.filled |= bit;
         let fresh = i < 64 && f.seen & 1 << i == 0;
@@ -1393,26 +1398,24 @@ impl<'g> LoopBuilder<'g> {
     /// not filled, and an HL04 its child levels belie.
     #[inline(always)]
     fn close_checks(&self, f: &OpenLoop, at: Position, sink: &mut dyn FnMut(Finding)) {
-        {
-            // What lies before the loop's current position was reported
-            // when the builder moved past it; the rest is missing here.
-            // (Usually every required node was filled: one word says so.)
-            if self.heads[f.def].all_required & !f.filled != 0 {
-                self.report_missing(f, u32::MAX, at, sink);
-            }
-            if let Some(has) = f.hl_has_children {
-                if has != f.hl_child_seen {
-                    let msg = if has {
-                        "HL04 says child levels follow, but none do"
-                    } else {
-                        "HL04 says no child levels follow, but some do"
-                    };
-                    sink(
-                        self.finding(RuleId::Hierarchy, f.opened_at, msg.to_string())
-                            .with_element("HL04")
-                            .with_value(if has { "1" } else { "0" }),
-                    );
-                }
+        // What lies before the loop's current position was reported
+        // when the builder moved past it; the rest is missing here.
+        // (Usually every required node was filled: one word says so.)
+        if self.heads[f.def].all_required & !f.filled != 0 {
+            self.report_missing(f, u32::MAX, at, sink);
+        }
+        if let Some(has) = f.hl_has_children {
+            if has != f.hl_child_seen {
+                let msg = if has {
+                    "HL04 says child levels follow, but none do"
+                } else {
+                    "HL04 says no child levels follow, but some do"
+                };
+                sink(
+                    self.finding(RuleId::Hierarchy, f.opened_at, msg.to_string())
+                        .with_element("HL04")
+                        .with_value(if has { "1" } else { "0" }),
+                );
             }
         }
     }
