@@ -258,10 +258,12 @@ const MEMO_SETS: usize = 256;
 
 impl Memo<'_> {
     /// The state key: the innermost loop's [`Memo::outer_state`] (its
-    /// [`OpenLoop::key`]) with the separators the prefix was read with.
+    /// [`OpenLoop::key`]). The separators the prefixes were read with are
+    /// the builder's `memo_delims`, the same for every entry: the memo is
+    /// emptied when they change ([`LoopBuilder::memo_for`]).
     #[inline(always)]
-    fn state(key: u32, d: Delimiters) -> u64 {
-        u64::from(key) | u64::from(d.element) << 32 | u64::from(d.component) << 40
+    fn state(key: u32) -> u64 {
+        u64::from(key)
     }
 
     /// The key of an open loop: its loop, position group and whether it is
@@ -529,6 +531,10 @@ pub struct LoopBuilder<'g> {
     far: Box<[FarSlot; FAR_SLOTS]>,
     /// A fixed number of sets, so that a probe needs no bounds check.
     memo: Box<[[Memo<'g>; 2]; MEMO_SETS]>,
+    /// The separators the memo's prefixes hold: a prefix read under other
+    /// separators would say something else (a `*` inside an element where
+    /// `|` separates them).
+    memo_delims: Delimiters,
     /// Whether segments are remembered ([`LoopBuilder::without_memo`]
     /// leaves every entry empty: nothing hits).
     memo_on: bool,
@@ -551,6 +557,7 @@ impl<'g> LoopBuilder<'g> {
             steps: StepCache::new(grammar),
             far: Box::new([FarSlot::default(); FAR_SLOTS]),
             memo: Box::new([[Memo::default(); 2]; MEMO_SETS]),
+            memo_delims: Delimiters::STANDARD,
             memo_on: true,
             heads: grammar
                 .loops
@@ -662,12 +669,32 @@ impl<'g> LoopBuilder<'g> {
         sink: &mut dyn FnMut(Finding),
     ) {
         self.last_position = seg.position();
+        self.memo_for(seg.delimiters());
         self.feed_in_run(seg, v, sink);
+    }
+
+    /// Keeps the memo for segments separated by `d`: empties it when its
+    /// prefixes were read under other separators (a new interchange's, at
+    /// most once per transaction). Before a run of
+    /// [`LoopBuilder::feed_in_run`], whose segments all use `d`.
+    #[inline(always)]
+    pub(crate) fn memo_for(&mut self, d: Delimiters) {
+        if d != self.memo_delims {
+            self.forget(d);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn forget(&mut self, d: Delimiters) {
+        self.memo.fill([Memo::default(); 2]);
+        self.memo_delims = d;
     }
 
     /// [`LoopBuilder::feed`] of a segment in a run whose last one the
     /// caller notes with [`LoopBuilder::ran_to`] (where loops still open at
-    /// the end close): one store a run, not one a segment.
+    /// the end close): one store a run, not one a segment. The caller has
+    /// called [`LoopBuilder::memo_for`] with the run's separators.
     #[inline(always)]
     pub(crate) fn feed_in_run<'a, V: LoopVisitor<'a> + ?Sized>(
         &mut self,
@@ -677,11 +704,12 @@ impl<'g> LoopBuilder<'g> {
     ) {
         // The usual segment: its state remembers the step for its first
         // bytes (see [`Memo`]).
+        debug_assert_eq!(seg.delimiters(), self.memo_delims);
         let b = seg.as_bytes();
         let head = Memo::head(b);
         if let Some(top) = self.stack.last() {
             let d = self.stack.len() - 1;
-            let state = Memo::state(top.key, seg.delimiters());
+            let state = Memo::state(top.key);
             // (Without the memo, for tests, every entry stays empty.)
             let set = &self.memo[Memo::set(state, head)];
             let hit = if set[0].hits(state, head) {
@@ -821,7 +849,7 @@ impl<'g> LoopBuilder<'g> {
                 self.remember(def_idx, self.frame_state(d), seg, head, qual_at, step);
             }
             if d + 1 == top && cacheable && step != Step::NotHere {
-                self.remember_outer(seg, head, self.frame_state(d), step);
+                self.remember_outer(head, self.frame_state(d), step);
             }
             if step != Step::NotHere {
                 if let Some((key, at)) = far.filter(|_| (1..=FAR_LEVELS).contains(&(top - d))) {
@@ -869,7 +897,7 @@ impl<'g> LoopBuilder<'g> {
         if head >> (8 * (len - 1)) & 0xFF == 0 {
             return;
         }
-        let state = Memo::state(key, seg.delimiters());
+        let state = Memo::state(key);
         let set = &mut self.memo[Memo::set(state, head)];
         if !set[0].hits(state, head) {
             set[1] = set[0];
@@ -911,14 +939,15 @@ impl<'g> LoopBuilder<'g> {
     }
 
     /// Remembers `step`, found in the loop one level out (`outer`, its
-    /// [`Memo::outer_state`]), on the innermost state's entry for `seg`,
-    /// which says the segment is not placed there.
+    /// [`Memo::outer_state`]), on the innermost state's entry for the
+    /// segment whose first bytes are `head`, which says it is not placed
+    /// there.
     #[inline(never)]
-    fn remember_outer(&mut self, seg: &Segment<'_>, head: u64, outer: u32, step: Step) {
+    fn remember_outer(&mut self, head: u64, outer: u32, step: Step) {
         let Some(top) = self.stack.last().filter(|_| self.memo_on) else {
             return;
         };
-        let state = Memo::state(top.key, seg.delimiters());
+        let state = Memo::state(top.key);
         let set = &mut self.memo[Memo::set(state, head)];
         if let Some(m) = set
             .iter_mut()
@@ -1556,6 +1585,8 @@ mod tests {
             LoopBuilder::new(&gs.professional, "t").without_memo(),
             LoopBuilder::new(&gs.institutional, "t").without_memo(),
         ];
+        let used = |b: &LoopBuilder<'_>| b.memo.iter().flatten().filter(|m| m.state != 0).count();
+        let mut peak = [0usize; 2];
         for input in &inputs {
             for (institutional, segs) in transactions(input) {
                 let k = usize::from(institutional);
@@ -1590,16 +1621,56 @@ mod tests {
                     assert_eq!(run(&mut memo[k]), run(&mut general[k]));
                     checked += 1;
                 }
+                peak[k] = peak[k].max(used(&memo[k]));
             }
         }
         assert!(checked > 2_000, "{checked}");
         // The general side really took the general path every time.
-        let used = |b: &LoopBuilder<'_>| b.memo.iter().flatten().filter(|m| m.state != 0).count();
         assert!(general.iter().all(|b| used(b) == 0));
-        assert!(memo.iter().all(|b| used(b) > 20));
+        // (The memo empties when the separators change: its fullest.)
+        assert!(peak.iter().all(|&n| n > 20), "{peak:?}");
         let far = |b: &LoopBuilder<'_>| b.far.iter().filter(|e| e.key != 0).count();
         assert!(general.iter().all(|b| far(b) == 0));
         assert!(memo.iter().all(|b| far(b) > 2));
+    }
+
+    /// A prefix is remembered with the separators it was read under: after
+    /// a transaction separated by `*`, one separated by `|` whose 1000A
+    /// name holds `*` bytes is not placed by the `NM1*41*` prefix learnt
+    /// before (under `|`, `NM1*41*2*ACME` is no segment id at all).
+    #[test]
+    fn memo_is_emptied_when_the_separators_change() {
+        let g = &Grammars::embedded().professional;
+        let star = Delimiters::STANDARD;
+        let bar = Delimiters {
+            element: b'|',
+            ..star
+        };
+        let name = &b"NM1*41*2*ACME"[..];
+        let run = |b: &mut LoopBuilder<'_>| {
+            let mut f = Vec::new();
+            for (d, text) in [
+                (star, &b"ST*837*0001*005010X222A1"[..]),
+                (star, b"BHT*0019*00*1*20240105*0930*CH"),
+                (star, name),
+                (bar, b"ST|837|0002|005010X222A1"),
+                (bar, b"BHT|0019|00|1|20240105|0930|CH"),
+                (bar, name),
+            ] {
+                if text.starts_with(b"ST") {
+                    b.finish(&mut (), &mut |_| {});
+                    f.clear();
+                }
+                let seg = Segment::new(text, d, Position::default());
+                b.feed(&seg, &mut (), &mut |x| f.push(x));
+            }
+            f
+        };
+        let memo = run(&mut LoopBuilder::new(g, "t"));
+        let general = run(&mut LoopBuilder::new(g, "t").without_memo());
+        assert_eq!(format!("{memo:?}"), format!("{general:?}"));
+        assert_eq!(memo.len(), 1, "{memo:?}");
+        assert_eq!(memo[0].rule, RuleId::SegmentSyntax);
     }
 
     /// A loop listed under two parents (as 2300 is under 2000B and

@@ -1103,6 +1103,7 @@ fn build<'b>(
         model.tx.diagnoses.reserve(n / 4);
     }
     builder.reset();
+    builder.memo_for(block.delimiters());
     for seg in block.segments() {
         builder.feed_in_run(&seg, &mut model, sink);
     }
