@@ -285,7 +285,7 @@ impl Block {
 /// first bytes tell: no lower case in the first three, no trailing element
 /// separator, not an envelope segment or SE, and not an ISA with any
 /// separator. Four bytes at once for the usual segment.
-#[inline]
+#[inline(always)]
 fn plain_head(content: &[u8], sep: u8) -> bool {
     if content.len() < 4 {
         return plain_head_short(content, sep);
@@ -489,6 +489,7 @@ impl<R: Read> Reader<R> {
     /// same with [`frame`] and give `note_segment` nothing to report. The
     /// first segment that is not plain (or not wholly buffered, or would
     /// take the block over the size limit) is left to the general path.
+    #[inline(never)]
     fn take_plain_run(&mut self, block: &mut Block) {
         let Some(d) = self.delims else { return };
         let term = d.segment;
@@ -500,18 +501,22 @@ impl<R: Read> Reader<R> {
         let at0 = block.bytes.len();
         let room = self.cfg.max_transaction_bytes.saturating_sub(at0);
         let mut p = start;
-        let mut n = 0u64;
+        let framed_before = block.framed.len();
         // Bitmaps of terminators and element separators over the 64 bytes
         // from `win`, classified once for the two or three segments that
-        // start in them (`have`: `win` is classified).
-        let (mut win, mut have) = (p, false);
+        // start in them. (None at first: no terminator in the window sends
+        // the first segment to classify one.)
+        let mut win = p;
         let (mut tmask, mut smask) = (0u64, 0u64);
-        while let Some(&b0) = buf.get(p) {
-            if b0 == term || is_blank(b0, term) {
-                break;
-            }
+        // A segment starts at `p` (no lead, not empty): checked here for the
+        // first, and for each next one before the one before it is taken.
+        let starts = |b: u8| b != term && !is_blank(b, term);
+        if !buf.get(p).is_some_and(|&b| starts(b)) {
+            return;
+        }
+        loop {
             let rel = p - win;
-            let (t, seps) = if have && rel < 64 && tmask >> rel != 0 {
+            let (t, seps) = if rel < 64 && tmask >> rel != 0 {
                 // The terminator is in the window: the content is under
                 // 64 bytes, its separators the bits below it.
                 let len = (tmask >> rel).trailing_zeros() as usize;
@@ -519,7 +524,7 @@ impl<R: Read> Reader<R> {
             } else if p + 64 <= buf.len() {
                 let w: &[u8; 64] = buf[p..p + 64].try_into().expect("64 bytes");
                 (tmask, smask) = window_masks(w, term, d.element);
-                (win, have) = (p, true);
+                win = p;
                 if tmask != 0 {
                     let len = tmask.trailing_zeros() as usize;
                     (p + len, smask & ((1u64 << len) - 1))
@@ -554,9 +559,10 @@ impl<R: Read> Reader<R> {
                 Some(_) => {}
                 None => break,
             }
-            match buf.get(end) {
-                Some(&b) if !is_blank(b, term) => {}
-                _ => break,
+            // (A blank there is a lead, a terminator an empty segment: the
+            // general path reports either, after this segment.)
+            if !buf.get(end).is_some_and(|&b| starts(b)) {
+                break;
             }
             if end - start > room {
                 break;
@@ -574,8 +580,8 @@ impl<R: Read> Reader<R> {
                 seps,
             ));
             p = end;
-            n += 1;
         }
+        let n = (block.framed.len() - framed_before) as u64;
         if n > 0 {
             block.bytes.extend_from_slice(&buf[start..p]);
             block.segment_count += n;
