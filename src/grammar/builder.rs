@@ -531,10 +531,11 @@ pub struct LoopBuilder<'g> {
     far: Box<[FarSlot; FAR_SLOTS]>,
     /// A fixed number of sets, so that a probe needs no bounds check.
     memo: Box<[[Memo<'g>; 2]; MEMO_SETS]>,
-    /// The separators the memo's prefixes hold: a prefix read under other
-    /// separators would say something else (a `*` inside an element where
-    /// `|` separates them).
-    memo_delims: Delimiters,
+    /// The element and component separators the memo's prefixes were read
+    /// under ([`LoopBuilder::memo_for`]): a prefix read under others would
+    /// say something else (a `*` inside an element where `|` separates
+    /// them). The step of a segment depends on no other separator.
+    memo_seps: u16,
     /// Whether segments are remembered ([`LoopBuilder::without_memo`]
     /// leaves every entry empty: nothing hits).
     memo_on: bool,
@@ -557,7 +558,7 @@ impl<'g> LoopBuilder<'g> {
             steps: StepCache::new(grammar),
             far: Box::new([FarSlot::default(); FAR_SLOTS]),
             memo: Box::new([[Memo::default(); 2]; MEMO_SETS]),
-            memo_delims: Delimiters::STANDARD,
+            memo_seps: 0,
             memo_on: true,
             heads: grammar
                 .loops
@@ -679,16 +680,22 @@ impl<'g> LoopBuilder<'g> {
     /// [`LoopBuilder::feed_in_run`], whose segments all use `d`.
     #[inline(always)]
     pub(crate) fn memo_for(&mut self, d: Delimiters) {
-        if d != self.memo_delims {
-            self.forget(d);
+        let seps = Self::memo_seps(d);
+        if seps != self.memo_seps {
+            self.forget(seps);
         }
+    }
+
+    #[inline(always)]
+    fn memo_seps(d: Delimiters) -> u16 {
+        u16::from(d.element) | u16::from(d.component) << 8
     }
 
     #[cold]
     #[inline(never)]
-    fn forget(&mut self, d: Delimiters) {
+    fn forget(&mut self, seps: u16) {
         self.memo.fill([Memo::default(); 2]);
-        self.memo_delims = d;
+        self.memo_seps = seps;
     }
 
     /// [`LoopBuilder::feed`] of a segment in a run whose last one the
@@ -704,7 +711,7 @@ impl<'g> LoopBuilder<'g> {
     ) {
         // The usual segment: its state remembers the step for its first
         // bytes (see [`Memo`]).
-        debug_assert_eq!(seg.delimiters(), self.memo_delims);
+        debug_assert_eq!(Self::memo_seps(seg.delimiters()), self.memo_seps);
         let b = seg.as_bytes();
         let head = Memo::head(b);
         if let Some(top) = self.stack.last() {
