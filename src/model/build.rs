@@ -422,18 +422,39 @@ impl<'a> ModelBuilder<'a> {
         // Anything this does not read goes the long way, which finds the
         // same dates and says what is wrong with the rest.
         if let (b"D8", Ok(w)) = (format, <[u8; 8]>::try_from(value)) {
-            let word = u64::from_le_bytes(w);
-            if let Some((w, d)) = self.last_d8 {
-                if w == word {
-                    return Some(DateRange::single(d));
-                }
-            }
-            if let Some(d) = date8_word(word) {
-                self.last_d8 = Some((word, d));
+            if let Some(d) = self.date8_remembered(u64::from_le_bytes(w)) {
                 return Some(DateRange::single(d));
             }
         }
+        // The statement dates of every institutional claim: exactly
+        // `CCYYMMDD-CCYYMMDD`, from not after to (as `rd8_exact` reads it).
+        if let (b"RD8", Ok(v)) = (format, <&[u8; 17]>::try_from(value)) {
+            if v[8] == b'-' {
+                let (from, to) = (crate::lex::load8(&v[..8]), crate::lex::load8(&v[9..]));
+                if let (Some(from), Some(to)) =
+                    (self.date8_remembered(from), self.date8_remembered(to))
+                {
+                    if from <= to {
+                        return Some(DateRange { from, to });
+                    }
+                }
+            }
+        }
         self.date_slow(seg, format_el, format, value, phi)
+    }
+
+    /// [`date8_word`], remembering the last date read: lines of a claim
+    /// mostly repeat one, and a calendar check per line adds up.
+    #[inline(always)]
+    fn date8_remembered(&mut self, word: u64) -> Option<NaiveDate> {
+        if let Some((w, d)) = self.last_d8 {
+            if w == word {
+                return Some(d);
+            }
+        }
+        let d = date8_word(word)?;
+        self.last_d8 = Some((word, d));
+        Some(d)
     }
 
     #[cold]
@@ -1546,7 +1567,12 @@ mod tests {
             crate::lex::Delimiters::STANDARD,
             Default::default(),
         );
-        for warm in [None, Some(&b"20240229"[..]), Some(&b"20230228"[..])] {
+        for warm in [
+            None,
+            Some(&b"20240229"[..]),
+            Some(&b"20240301"[..]),
+            Some(&b"20230228"[..]),
+        ] {
             for f in formats {
                 for v in values {
                     let mut fast = ModelBuilder::new(Form::Professional, "t".into());
