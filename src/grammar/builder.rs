@@ -472,6 +472,9 @@ struct OpenLoop {
     key: u32,
     /// Index of this loop's node in the parent's body.
     node_in_parent: usize,
+    /// That node's [`LoopDef::required_bit`] in the parent (0 for the
+    /// root): what a repeat of this loop fills there.
+    bit_in_parent: u64,
     group: u32,
     base: usize,
     /// The required body nodes filled so far, as
@@ -790,7 +793,7 @@ impl<'g> LoopBuilder<'g> {
         if self.stack.is_empty() {
             let root = &self.g.loops[0];
             if root.trigger().matches(id, seg) {
-                self.push(0, 0, seg, v, sink);
+                self.push(0, 0, 0, seg, v, sink);
             } else {
                 sink(self.finding(
                     RuleId::SegmentOutOfPlace,
@@ -996,11 +999,14 @@ impl<'g> LoopBuilder<'g> {
                     }
                     let count = self.fill(d, i, Some(*group), *bit);
                     self.check_loop_repeat(*index, count, seg, sink);
-                    self.push(*index, i, seg, v, sink);
+                    self.push(*index, i, *bit, seg, v, sink);
                 }
             },
             Step::Repeat => {
-                let node_in_parent = self.stack[d].node_in_parent;
+                let (node_in_parent, bit) = {
+                    let f = &self.stack[d];
+                    (f.node_in_parent, f.bit_in_parent)
+                };
                 let l = self.heads[def_idx];
                 if l.hl {
                     // An HL checks itself against the levels still open:
@@ -1011,15 +1017,15 @@ impl<'g> LoopBuilder<'g> {
                     // service line's LX, most often), with the same events
                     // and findings as a close and a push.
                     self.close_to(d + 1, seg.position(), v, sink);
-                    self.close_checks(&self.stack[d], seg.position(), sink);
+                    self.close_checks(&self.stack[d], l.all_required, seg.position(), sink);
                     v.close(self.g, def_idx);
                 }
-                let pdef = self.stack[d - 1].def;
-                let bit = self.g.loops[pdef].required_bit(node_in_parent);
                 let count = self.fill(d - 1, node_in_parent, None, bit);
-                self.check_loop_repeat(def_idx, count, seg, sink);
+                if count > l.repeat {
+                    self.report_loop_repeat(def_idx, seg, sink);
+                }
                 if l.hl {
-                    self.push(def_idx, node_in_parent, seg, v, sink);
+                    self.push(def_idx, node_in_parent, bit, seg, v, sink);
                 } else {
                     self.reopen(d, l, seg, v, sink);
                 }
@@ -1137,6 +1143,7 @@ impl<'g> LoopBuilder<'g> {
         &mut self,
         def: usize,
         node_in_parent: usize,
+        bit_in_parent: u64,
         seg: &Segment<'a>,
         v: &mut V,
         sink: &mut dyn FnMut(Finding),
@@ -1163,6 +1170,7 @@ impl<'g> LoopBuilder<'g> {
             def,
             key: Memo::outer_state(def, root, l.trigger.group),
             node_in_parent,
+            bit_in_parent,
             group: l.trigger.group,
             base,
             filled: l.trigger.bit,
@@ -1424,20 +1432,27 @@ impl<'g> LoopBuilder<'g> {
     ) {
         while self.stack.len() > depth {
             let f = self.stack.pop().expect("the stack is deeper than depth");
-            self.close_checks(&f, at, sink);
+            self.close_checks(&f, self.heads[f.def].all_required, at, sink);
             self.counts_top = f.base;
             v.close(self.g, f.def);
         }
     }
 
-    /// What closing the open loop `f` at `at` reports: its required nodes
-    /// not filled, and an HL04 its child levels belie.
+    /// What closing the open loop `f` (whose [`LoopHead::all_required`] is
+    /// `all_required`) at `at` reports: its required nodes not filled, and
+    /// an HL04 its child levels belie.
     #[inline(always)]
-    fn close_checks(&self, f: &OpenLoop, at: Position, sink: &mut dyn FnMut(Finding)) {
+    fn close_checks(
+        &self,
+        f: &OpenLoop,
+        all_required: u64,
+        at: Position,
+        sink: &mut dyn FnMut(Finding),
+    ) {
         // What lies before the loop's current position was reported
         // when the builder moved past it; the rest is missing here.
         // (Usually every required node was filled: one word says so.)
-        if self.heads[f.def].all_required & !f.filled != 0 {
+        if all_required & !f.filled != 0 {
             self.report_missing(f, u32::MAX, at, sink);
         }
         if let Some(has) = f.hl_has_children {
