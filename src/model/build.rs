@@ -315,7 +315,17 @@ fn procedure_of(value: &[u8], component: u8) -> Option<Procedure<'_>> {
             modifiers: [m1, m2, m3, m4],
         });
     }
-    let mut w = Walk::new(value, index_seps(value, component) | 1 << value.len());
+    let seps = index_seps(value, component);
+    // The usual procedure: a qualifier and a code, no modifiers.
+    if seps != 0 && seps & (seps - 1) == 0 {
+        let (qualifier, rest) = value.split_at(seps.trailing_zeros() as usize);
+        return Some(Procedure {
+            qualifier,
+            code: &rest[1..],
+            modifiers: [&[]; 4],
+        });
+    }
+    let mut w = Walk::new(value, seps | 1 << value.len());
     Some(Procedure {
         qualifier: w.next(),
         code: w.next(),
