@@ -827,7 +827,11 @@ impl<'g> LoopBuilder<'g> {
             let e = self.far[at];
             let k = e.levels as usize;
             if e.key == key && e.qual == q.key && k <= top {
-                let same = (1..=k).all(|j| self.frame_state(top - j) == e.states[j - 1]);
+                // (A loop over the levels: `all` over `1..=k` was a call.)
+                let mut same = true;
+                for (j, &state) in e.states.iter().enumerate().take(k) {
+                    same &= self.stack[top - 1 - j].key == state;
+                }
                 if same {
                     self.place(top - k, e.step, seg, v, sink);
                     return;
