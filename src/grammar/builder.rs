@@ -259,7 +259,7 @@ const MEMO_SETS: usize = 256;
 impl Memo<'_> {
     /// The state key: the innermost loop's [`Memo::outer_state`] (its
     /// [`OpenLoop::key`]). The separators the prefixes were read with are
-    /// the builder's `memo_delims`, the same for every entry: the memo is
+    /// the builder's `memo_seps`, the same for every entry: the memo is
     /// emptied when they change ([`LoopBuilder::memo_for`]).
     #[inline(always)]
     fn state(key: u32) -> u64 {

@@ -346,8 +346,9 @@ pub struct ModelBuilder<'a> {
     /// The loop builder checks elements too: leave the element syntax it
     /// reports (amounts, BHT04) to it rather than say it twice.
     elements_checked: bool,
-    /// The last `D8` value read and its date: lines of a claim mostly
-    /// repeat one service date, and a calendar check per line adds up.
+    /// The last `CCYYMMDD` value read (as `D8` or either end of an exact
+    /// `RD8`) and its date: lines of a claim mostly repeat one service
+    /// date, and a calendar check per line adds up.
     last_d8: Option<(u64, NaiveDate)>,
     /// Whether to keep the whole model; `false` for [`check_transaction`],
     /// which wants only the findings: then only what a finding reads is
@@ -427,8 +428,9 @@ impl<'a> ModelBuilder<'a> {
         value: &[u8],
         phi: bool,
     ) -> Option<DateRange> {
-        // The usual case, a good `D8`, without the general checks: lines of
-        // a claim mostly repeat one date, so the last one is remembered.
+        // The usual cases, a good `D8` or exact `RD8`, without the general
+        // checks: lines of a claim mostly repeat one date, so the last one
+        // is remembered.
         // Anything this does not read goes the long way, which finds the
         // same dates and says what is wrong with the rest.
         if let (b"D8", Ok(w)) = (format, <[u8; 8]>::try_from(value)) {
@@ -478,10 +480,10 @@ impl<'a> ModelBuilder<'a> {
         phi: bool,
     ) -> Option<DateRange> {
         // A date read is a date whatever else holds (the value is not
-        // empty and the format is not TM): the statement dates of every
-        // institutional claim (`RD8`) come this way, so they come first.
-        // (A plain `D8` that [`ModelBuilder::date`] could not read is no
-        // date here either: nothing to remember.)
+        // empty and the format is not TM), so it comes first: a range the
+        // quick read in [`ModelBuilder::date`] left (one with a blank, say)
+        // comes this way. (A plain `D8` that it could not read is no date
+        // here either: nothing to remember.)
         let e = match parse_date_value(format, value) {
             Ok(d) => return Some(d),
             Err(e) => e,
