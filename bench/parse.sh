@@ -37,25 +37,45 @@ big="$OUT/837P-$BIG.edi"
 echo "== 837P, $BIG"
 target/release/examples/bench_parse "$big" --runs 3 --jobs "$JOBS"
 echo "== validate and check, 837P, $BIG"
-measure() {
-    local name=$1; shift
-    # Best of three wall times; peak memory of the last run.
-    local best=""
-    for _ in 1 2 3; do
-        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" > /dev/null || true
+# The four commands run in rounds, one of each a round, so that a slow
+# spell of this shared machine falls on all of them alike: timed one after
+# another, a command's best could come from another spell than the one it
+# is compared with. Each prints its best wall time and the peak memory of
+# its last run; the ratios come from the best times and, round by round,
+# as a median and range.
+ROUNDS=${ROUNDS:-3}
+names=("validate --jobs 1" "validate (default jobs, $CORES cores)" check fix)
+cmds=(
+    "target/release/scrub837 validate --jobs 1 --format json $big"
+    "target/release/scrub837 validate --format json $big"
+    "target/release/scrub837 check --format json $big"
+    "target/release/scrub837 fix $big -o $OUT/fixed.edi --format json"
+)
+declare -a best peak times
+for ((r = 0; r < ROUNDS; r++)); do
+    for k in 0 1 2 3; do
+        # (Unquoted on purpose: each command is its words.)
+        # shellcheck disable=SC2086
+        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" ${cmds[$k]} > /dev/null || true
         read -r secs kb < <(tail -n 1 "$OUT/time.txt")
-        if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; fi
+        times[r * 4 + k]=$secs
+        peak[k]=$kb
+        if [ -z "${best[$k]:-}" ] || awk "BEGIN{exit !($secs < ${best[$k]})}"; then best[k]=$secs; fi
     done
-    local mb
-    mb=$(stat -L -c %s "$big" | awk '{printf "%.1f", $1/1e6}')
-    echo "$name: $best s, $(awk "BEGIN{printf \"%.1f\", $mb/$best}") MB/s, peak $((kb / 1024)) MiB" >&2
-    echo "$best"
-}
-v=$(measure "validate --jobs 1" target/release/scrub837 validate --jobs 1 --format json "$big")
-vn=$(measure "validate (default jobs, $CORES cores)" target/release/scrub837 validate --format json "$big")
-c=$(measure check target/release/scrub837 check --format json "$big")
-f=$(measure fix target/release/scrub837 fix "$big" -o "$OUT/fixed.edi" --format json)
+done
 rm -f "$OUT/fixed.edi"
-echo "validate speed-up, default jobs over --jobs 1: $(awk "BEGIN{printf \"%.2f\", $v/$vn}")"
-echo "check / validate --jobs 1 (time): $(awk "BEGIN{printf \"%.2f\", $c/$v}")"
-echo "fix / check (throughput): $(awk "BEGIN{printf \"%.2f\", $c/$f}")"
+mb=$(stat -L -c %s "$big" | awk '{printf "%.1f", $1/1e6}')
+for k in 0 1 2 3; do
+    echo "${names[$k]}: ${best[$k]} s, $(awk "BEGIN{printf \"%.1f\", $mb/${best[$k]}}") MB/s, peak $((peak[k] / 1024)) MiB"
+done
+# Median and range of a ratio over the rounds: $1 and $2 are the indices
+# of the numerator's and the denominator's command in a round.
+by_round() {
+    for ((r = 0; r < ROUNDS; r++)); do
+        awk "BEGIN{printf \"%.2f\\n\", ${times[r * 4 + $1]}/${times[r * 4 + $2]}}"
+    done | sort -n | awk '{ x[NR] = $1 } END { printf "round by round: median %s, %s to %s over %d round(s)", x[int((NR + 1) / 2)], x[1], x[NR], NR }'
+}
+v=${best[0]} vn=${best[1]} c=${best[2]} f=${best[3]}
+echo "validate speed-up, default jobs over --jobs 1: $(awk "BEGIN{printf \"%.2f\", $v/$vn}"); $(by_round 0 1)"
+echo "check / validate --jobs 1 (time): $(awk "BEGIN{printf \"%.2f\", $c/$v}"); $(by_round 2 0)"
+echo "fix / check (throughput): $(awk "BEGIN{printf \"%.2f\", $c/$f}"); $(by_round 2 3)"
