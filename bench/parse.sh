@@ -6,10 +6,11 @@
 #      then validate's read on JOBS threads (see below), and the parse a
 #      stage at a time (reader, + loop builder, + claim model);
 #   2. validate (--jobs 1, and the default: one thread per core, at most 8),
-#      check and fix over one 837P of BIG (default 1G): wall time and peak
-#      memory (/usr/bin/time), validate's speed-up on several threads,
-#      check's time as a multiple of one-thread validate's and fix's
-#      throughput as a share of check's.
+#      check and fix over one 837P of BIG (default 1G), in ROUNDS (default
+#      3) rounds of one run each: wall time and peak memory
+#      (/usr/bin/time), validate's speed-up on several threads, check's
+#      time as a multiple of one-thread validate's and fix's throughput as
+#      a share of check's, from the best times and round by round.
 #
 # Usage: bench/parse.sh [SIZE] [BIG]      Inputs go to bench/out/ (ignored
 # by git); they are made once per size and seed and reused. JOBS (default:
