@@ -830,7 +830,7 @@ impl<'g> LoopBuilder<'g> {
                 // (A loop over the levels: `all` over `1..=k` was a call.)
                 let mut same = true;
                 for (j, &state) in e.states.iter().enumerate().take(k) {
-                    same &= self.stack[top - 1 - j].key == state;
+                    same &= self.frame_state(top - 1 - j) == state;
                 }
                 if same {
                     self.place(top - k, e.step, seg, v, sink);
