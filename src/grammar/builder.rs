@@ -1002,7 +1002,8 @@ impl<'g> LoopBuilder<'g> {
                         self.report_missing(&self.stack[d], *group, seg.position(), sink);
                     }
                     let count = self.fill(d, i, Some(*group), *bit);
-                    self.check_loop_repeat(*index, count, seg, sink);
+                    let limit = self.heads[*index].repeat;
+                    self.check_loop_repeat(*index, limit, count, seg, sink);
                     self.push(*index, i, *bit, seg, v, sink);
                 }
             },
@@ -1025,9 +1026,7 @@ impl<'g> LoopBuilder<'g> {
                     v.close(self.g, def_idx);
                 }
                 let count = self.fill(d - 1, node_in_parent, None, bit);
-                if count > l.repeat {
-                    self.report_loop_repeat(def_idx, seg, sink);
-                }
+                self.check_loop_repeat(def_idx, l.repeat, count, seg, sink);
                 if l.hl {
                     self.push(def_idx, node_in_parent, bit, seg, v, sink);
                 } else {
@@ -1115,15 +1114,18 @@ impl<'g> LoopBuilder<'g> {
         Step::NotHere
     }
 
+    /// Reports loop `ci` opened for the `count`th time where its
+    /// [`LoopHead::repeat`] is `limit` (the caller has the head at hand).
     #[inline(always)]
     fn check_loop_repeat(
         &self,
         ci: usize,
+        limit: u32,
         count: u32,
         seg: &Segment<'_>,
         sink: &mut dyn FnMut(Finding),
     ) {
-        if count > self.heads[ci].repeat {
+        if count > limit {
             self.report_loop_repeat(ci, seg, sink);
         }
     }
@@ -1158,11 +1160,6 @@ impl<'g> LoopBuilder<'g> {
         if self.counts.len() < self.counts_top {
             self.counts.resize(self.counts_top, 0);
         }
-        // The trigger counts once; past the 64 nodes `seen` covers, zeros.
-        self.counts[base] = 1;
-        if l.body_len > 64 {
-            self.counts[base + 64..self.counts_top].fill(0);
-        }
         let (hl_id, hl_has_children) = if l.hl {
             self.check_hl(seg, sink)
         } else {
@@ -1184,6 +1181,27 @@ impl<'g> LoopBuilder<'g> {
             hl_has_children,
             hl_child_seen: false,
         });
+        self.begin_instance(def, base, l, seg, v, sink);
+    }
+
+    /// What opening an instance of loop `def` (head `l`, count slots from
+    /// `base`) does once its frame is in place, whether pushed or reopened:
+    /// its counts start over and its trigger is placed.
+    #[inline(always)]
+    fn begin_instance<'a, V: LoopVisitor<'a> + ?Sized>(
+        &mut self,
+        def: usize,
+        base: usize,
+        l: LoopHead<'g>,
+        seg: &Segment<'a>,
+        v: &mut V,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        // The trigger counts once; past the 64 nodes `seen` covers, zeros.
+        self.counts[base] = 1;
+        if l.body_len > 64 {
+            self.counts[base + 64..base + l.body_len as usize].fill(0);
+        }
         self.check_elements(l.trigger, seg, sink);
         v.open(self.g, def, seg);
         v.segment(self.g, def, seg, Some(l.trigger));
@@ -1207,14 +1225,7 @@ impl<'g> LoopBuilder<'g> {
         f.filled = l.trigger.bit;
         f.seen = 1;
         f.opened_at = seg.position();
-        // The trigger counts once; past the 64 nodes `seen` covers, zeros.
-        self.counts[base] = 1;
-        if l.body_len > 64 {
-            self.counts[base + 64..base + l.body_len as usize].fill(0);
-        }
-        self.check_elements(l.trigger, seg, sink);
-        v.open(self.g, def, seg);
-        v.segment(self.g, def, seg, Some(l.trigger));
+        self.begin_instance(def, base, l, seg, v, sink);
     }
 
     /// Checks an HL opening a loop against the open HL levels; returns the
