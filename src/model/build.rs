@@ -66,10 +66,22 @@ fn date8_word(w: u64) -> Option<NaiveDate> {
 /// `None` for anything else, which [`rd8_general`] then reads (and finds
 /// the same range for, or says what is wrong).
 fn rd8_exact(value: &[u8]) -> Option<DateRange> {
-    if value.len() != 17 || value[8] != b'-' {
+    rd8_exact_with(value, date8_word)
+}
+
+/// [`rd8_exact`], reading each `CCYYMMDD` word with `date` (which
+/// [`ModelBuilder::date`] gives its memory of the last date).
+#[inline(always)]
+fn rd8_exact_with(
+    value: &[u8],
+    mut date: impl FnMut(u64) -> Option<NaiveDate>,
+) -> Option<DateRange> {
+    let v: &[u8; 17] = value.try_into().ok()?;
+    if v[8] != b'-' {
         return None;
     }
-    let (from, to) = (date8(&value[..8])?, date8(&value[9..])?);
+    let from = date(crate::lex::load8(&v[..8]))?;
+    let to = date(crate::lex::load8(&v[9..]))?;
     (from <= to).then_some(DateRange { from, to })
 }
 
@@ -438,18 +450,11 @@ impl<'a> ModelBuilder<'a> {
                 return Some(DateRange::single(d));
             }
         }
-        // The statement dates of every institutional claim: exactly
-        // `CCYYMMDD-CCYYMMDD`, from not after to (as `rd8_exact` reads it).
-        if let (b"RD8", Ok(v)) = (format, <&[u8; 17]>::try_from(value)) {
-            if v[8] == b'-' {
-                let (from, to) = (crate::lex::load8(&v[..8]), crate::lex::load8(&v[9..]));
-                if let (Some(from), Some(to)) =
-                    (self.date8_remembered(from), self.date8_remembered(to))
-                {
-                    if from <= to {
-                        return Some(DateRange { from, to });
-                    }
-                }
+        // The statement dates of every institutional claim, exactly
+        // `CCYYMMDD-CCYYMMDD`.
+        if format == b"RD8" {
+            if let Some(range) = rd8_exact_with(value, |w| self.date8_remembered(w)) {
+                return Some(range);
             }
         }
         self.date_slow(seg, format_el, format, value, phi)
