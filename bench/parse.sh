@@ -46,18 +46,18 @@ echo "== validate and check, 837P, $BIG"
 # as a median and range.
 ROUNDS=${ROUNDS:-3}
 names=("validate --jobs 1" "validate (default jobs, $CORES cores)" check fix)
-cmds=(
-    "target/release/scrub837 validate --jobs 1 --format json $big"
-    "target/release/scrub837 validate --format json $big"
-    "target/release/scrub837 check --format json $big"
-    "target/release/scrub837 fix $big -o $OUT/fixed.edi --format json"
-)
+# Command k is the array cmd_k, each word quoted as it should be.
+bin=target/release/scrub837
+cmd_0=("$bin" validate --jobs 1 --format json "$big")
+cmd_1=("$bin" validate --format json "$big")
+cmd_2=("$bin" check --format json "$big")
+cmd_3=("$bin" fix "$big" -o "$OUT/fixed.edi" --format json)
 declare -a best peak times
 for ((r = 0; r < ROUNDS; r++)); do
     for k in 0 1 2 3; do
-        # (Unquoted on purpose: each command is its words.)
-        # shellcheck disable=SC2086
-        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" ${cmds[$k]} > /dev/null || true
+        declare -n cmd="cmd_$k"
+        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "${cmd[@]}" > /dev/null || true
+        unset -n cmd
         read -r secs kb < <(tail -n 1 "$OUT/time.txt")
         times[r * 4 + k]=$secs
         peak[k]=$kb
