@@ -243,8 +243,10 @@ struct Memo<'g> {
     prefix: u64,
     step: Step,
     /// When `step` places the segment as a segment node of the innermost
-    /// loop: that node, so that a hit places it without looking it up.
+    /// loop: that node, so that a hit places it without looking it up,
+    /// and its index (`step` says it too, but a hit tests `node` first).
     node: Option<&'g SegmentNode>,
+    index: u32,
     /// When `step` is [`Step::NotHere`]: the loop one level out as
     /// [`Memo::outer_state`] names it (0: none remembered), and the step
     /// the segment takes there. The loop's state decides that step as the
@@ -731,11 +733,12 @@ impl<'g> LoopBuilder<'g> {
             };
             // (One call of the inline `place` for both depths.)
             let (at, step) = match hit {
+                // The usual hit, tested first: a segment node here.
                 Some(&Memo {
-                    step: Step::Node(i),
                     node: Some(sn),
+                    index,
                     ..
-                }) => return self.place_segment(d, i, sn, seg, v, sink),
+                }) => return self.place_segment(d, index as usize, sn, seg, v, sink),
                 Some(&Memo {
                     step: Step::NotHere,
                     outer_state,
@@ -916,12 +919,12 @@ impl<'g> LoopBuilder<'g> {
         if !set[0].hits(state, head) {
             set[1] = set[0];
         }
-        let node = match step {
+        let (node, index) = match step {
             Step::Node(i) => match &self.g.loops[def].body[i] {
-                Node::Segment(sn) => Some(sn),
-                Node::Loop(_) => None,
+                Node::Segment(sn) => (Some(sn), i as u32),
+                Node::Loop(_) => (None, 0),
             },
-            _ => None,
+            _ => (None, 0),
         };
         set[0] = Memo {
             state,
@@ -929,6 +932,7 @@ impl<'g> LoopBuilder<'g> {
             prefix: head << shift,
             step,
             node,
+            index,
             outer_state: 0,
             outer: Step::NotHere,
         };
@@ -1059,8 +1063,8 @@ impl<'g> LoopBuilder<'g> {
         }
         // A segment used at most once (most are) is one too many when its
         // node was seen: no count is kept for it.
-        let over = if sn.max == Some(1) && i < 64 {
-            self.fill_once(d, i, sn.group, sn.bit)
+        let over = if sn.once != 0 {
+            self.fill_once(d, sn.once, sn.group, sn.bit)
         } else {
             let count = self.fill(d, i, Some(sn.group), sn.bit);
             sn.max.is_some_and(|m| count > m)
@@ -1328,14 +1332,15 @@ impl<'g> LoopBuilder<'g> {
     }
 
     /// [`LoopBuilder::fill`] for a segment node among the first 64 that may
-    /// be used once: whether it was filled before, which is one too many.
+    /// be used once, whose [`SegmentNode::once`] is `once`: whether it was
+    /// filled before, which is one too many.
     #[inline(always)]
-    fn fill_once(&mut self, d: usize, i: usize, group: u32, bit: u64) -> bool {
+    fn fill_once(&mut self, d: usize, once: u64, group: u32, bit: u64) -> bool {
         let f = &mut self.stack[d];
         f.move_to(group);
         f.filled |= bit;
-        let before = f.seen & 1 << i != 0;
-        f.seen |= 1 << i;
+        let before = f.seen & once != 0;
+        f.seen |= once;
         before
     }
 
@@ -1446,10 +1451,13 @@ impl<'g> LoopBuilder<'g> {
         sink: &mut dyn FnMut(Finding),
     ) {
         while self.stack.len() > depth {
-            let f = self.stack.pop().expect("the stack is deeper than depth");
-            self.close_checks(&f, self.heads[f.def].all_required, at, sink);
-            self.counts_top = f.base;
-            v.close(self.g, f.def);
+            // Checked where it lies: moving the frame out copied it whole.
+            let f = &self.stack[self.stack.len() - 1];
+            let (def, base) = (f.def, f.base);
+            self.close_checks(f, self.heads[def].all_required, at, sink);
+            self.counts_top = base;
+            self.stack.pop();
+            v.close(self.g, def);
         }
     }
 

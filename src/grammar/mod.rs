@@ -235,6 +235,10 @@ pub struct SegmentNode {
     pub(crate) needs: u64,
     /// [`LoopDef::required_bit`] of this node, where placing it reads it.
     pub(crate) bit: u64,
+    /// For a segment used at most once among the first 64 nodes of its
+    /// loop (most are): bit `i` of node `i`, which says in the open loop's
+    /// `seen` that it was placed, without a count. 0 for the rest.
+    pub(crate) once: u64,
 }
 
 impl SegmentNode {
@@ -631,6 +635,10 @@ impl Grammar {
                             model: ModelRead::of(LoopKind::from_id(&l.id), id),
                             needs: u64::MAX,
                             bit: 0,
+                            once: match (max, bi) {
+                                (Some(1), i @ 0..64) => 1 << i,
+                                _ => 0,
+                            },
                         })
                     }
                     (None, Some(child)) => {
