@@ -16,7 +16,7 @@ use crate::finding::{AckDetail, Finding, RuleId};
 use crate::grammar::builder::{LoopBuilder, LoopVisitor};
 use crate::grammar::{Form, Grammar, LoopKind, SegmentNode};
 use crate::lex::{
-    decimal, element_name, index_seps, trim, walk, Segment, SegmentId, Walk, INDEXED_MAX,
+    decimal, element_name, index_seps, load8, trim, walk, Segment, SegmentId, Walk, INDEXED_MAX,
 };
 use crate::reader::Block;
 use crate::validate::is_time;
@@ -778,11 +778,15 @@ impl<'a> ModelBuilder<'a> {
             ModelRead::Sv1 => self.service(seg, false),
             ModelRead::Sv2 => self.service(seg, true),
             ModelRead::LineDate => {
-                let (qualifier, format, value) = first_three(seg);
-                if trim(qualifier) != b"472" {
-                    return;
-                }
-                let d = self.date(seg, 2, format, value, false);
+                // The usual service date in one compare; anything else, a
+                // bad date included, the long way.
+                let d = match self.exact_service_date(seg) {
+                    Some(d) => Some(DateRange::single(d)),
+                    None => match self.service_date(seg) {
+                        Some(read) => read,
+                        None => return,
+                    },
+                };
                 let line = self.tx.lines.last_mut().expect("a 2400 loop is open");
                 if line.service_date.is_none() {
                     line.service_date = d;
@@ -796,6 +800,35 @@ impl<'a> ModelBuilder<'a> {
             }
             _ => {}
         }
+    }
+}
+
+impl<'a> ModelBuilder<'a> {
+    /// The date of a line's DTP that is exactly `DTP*472*D8*CCYYMMDD` with
+    /// a real date: the bytes after the id in one compare, then the date
+    /// word. `None` for any other DTP, which [`ModelBuilder::service_date`]
+    /// reads.
+    #[inline(always)]
+    fn exact_service_date(&mut self, seg: &Segment<'a>) -> Option<NaiveDate> {
+        let b: &[u8; 19] = seg.as_bytes().try_into().ok()?;
+        // `*472*D8*` with the interchange's separator at bytes 0, 4 and 7.
+        let sep = u64::from(seg.delimiters().element ^ b'*');
+        let middle = u64::from_le_bytes(*b"*472*D8*") ^ sep * 0x0100_0001_0000_0001;
+        if load8(&b[3..11]) != middle {
+            return None;
+        }
+        self.date8_remembered(load8(&b[11..]))
+    }
+
+    /// A line's DTP read element by element: `None` when it is not the
+    /// service date (DTP01 472), else its date, `None` inside when the date
+    /// is bad (and a finding says why).
+    fn service_date(&mut self, seg: &Segment<'a>) -> Option<Option<DateRange>> {
+        let (qualifier, format, value) = first_three(seg);
+        if trim(qualifier) != b"472" {
+            return None;
+        }
+        Some(self.date(seg, 2, format, value, false))
     }
 }
 
@@ -1606,6 +1639,69 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The one-compare read of a line's DTP answers only where the element
+    /// read finds the same date and nothing wrong, and answers for every
+    /// plain `DTP*472*D8*` with a real date.
+    #[test]
+    fn exact_service_date_agrees_with_the_element_read() {
+        let qualifiers: [&[u8]; 5] = [b"472", b"471", b"47", b"4720", b" 472"];
+        let formats: [&[u8]; 5] = [b"D8", b"RD8", b"d8", b"D9", b"D"];
+        let values: [&[u8]; 9] = [
+            b"20240229",
+            b"20230229",
+            b"17991231",
+            b"2024022 ",
+            b"2024022",
+            b"202402290",
+            b"20240229-20240301",
+            b"2024A229",
+            b"20241301",
+        ];
+        let mut plain = 0;
+        for (sep, text_sep) in [(b'*', "*"), (b'|', "|"), (b'^', "^")] {
+            let delims = crate::lex::Delimiters {
+                element: sep,
+                ..crate::lex::Delimiters::STANDARD
+            };
+            for q in qualifiers {
+                for f in formats {
+                    for v in values {
+                        for other in [b'*', b'|', b'^'] {
+                            // The separator, and once another byte in its
+                            // place, at each of the three places.
+                            for at in 0..4 {
+                                let s = |k: usize| if k == at { other } else { sep };
+                                let mut text = b"DTP".to_vec();
+                                for (k, part) in [q, f, v].into_iter().enumerate() {
+                                    text.push(s(k));
+                                    text.extend_from_slice(part);
+                                }
+                                let seg = Segment::new(&text, delims, Default::default());
+                                let mut fast = ModelBuilder::new(Form::Professional, "t".into());
+                                let mut slow = ModelBuilder::new(Form::Professional, "t".into());
+                                let got = fast.exact_service_date(&seg);
+                                let want = slow.service_date(&seg);
+                                let shown = String::from_utf8_lossy(&text).into_owned();
+                                if let Some(d) = got {
+                                    assert_eq!(want, Some(Some(DateRange::single(d))), "{shown}");
+                                    assert!(slow.findings.is_empty(), "{shown}");
+                                    plain += 1;
+                                } else if (q, f, v.len()) == (&b"472"[..], &b"D8"[..], 8)
+                                    && text.iter().filter(|&&b| b == sep).count() == 3
+                                {
+                                    assert_eq!(want, Some(None), "{shown} {text_sep}");
+                                }
+                                assert!(fast.findings.is_empty(), "{shown}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The plain good dates, under each separator: it answered for them.
+        assert_eq!(plain, 3 * 2 * 3);
     }
 
     #[test]
