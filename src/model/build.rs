@@ -763,12 +763,14 @@ impl<'a> ModelBuilder<'a> {
     fn line_segment(&mut self, read: ModelRead, seg: &Segment<'a>) {
         match read {
             ModelRead::Lx => {
-                let v = trim(seg.value(1));
-                // Up to nine digits cannot overflow a u32. Anything else goes
-                // the long way, with the same answer.
-                let n = decimal(v, 9)
-                    .map(|n| n as u32)
-                    .or_else(|| std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()));
+                // `LX*` and one or two digits, most lines: read straight.
+                let n = match *seg.as_bytes() {
+                    [_, _, _, d] if d.is_ascii_digit() => Some(u32::from(d - b'0')),
+                    [_, _, _, d, e] if d.is_ascii_digit() && e.is_ascii_digit() => {
+                        Some(u32::from(d - b'0') * 10 + u32::from(e - b'0'))
+                    }
+                    _ => Self::line_number_value(seg),
+                };
                 self.tx
                     .lines
                     .last_mut()
@@ -804,6 +806,16 @@ impl<'a> ModelBuilder<'a> {
 }
 
 impl<'a> ModelBuilder<'a> {
+    /// LX01 read element by element: up to nine digits as a number, and
+    /// anything else as `str::parse` reads it.
+    fn line_number_value(seg: &Segment<'a>) -> Option<u32> {
+        let v = trim(seg.value(1));
+        // Up to nine digits cannot overflow a u32.
+        decimal(v, 9)
+            .map(|n| n as u32)
+            .or_else(|| std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()))
+    }
+
     /// The date of a line's DTP that is exactly `DTP*472*D8*CCYYMMDD` with
     /// a real date: the bytes after the id in one compare, then the date
     /// word. `None` for any other DTP, which [`ModelBuilder::service_date`]
@@ -1477,6 +1489,17 @@ mod tests {
             "1.0",
             "\u{661}",
             "12:3",
+            // One and two bytes, which are read straight: the bytes on
+            // either side of the digits, and an element after.
+            "9",
+            "99",
+            "/",
+            ":",
+            "9/",
+            "/9",
+            ":0",
+            "1 ",
+            "1*",
         ];
         for v in values {
             let content = format!("LX*{v}");
