@@ -610,7 +610,18 @@ impl<'a> ModelBuilder<'a> {
             // (The span is under 64 bytes: the shifts stay in range.)
             let len = r.end - r.start;
             let inside = (comps >> r.start) & ((1u64 << len) - 1);
-            let mut parts = Walk::new(&b[r], inside | 1 << len);
+            let e = &b[r];
+            // The usual element: a three-letter qualifier that names a
+            // diagnosis list, its separator and the code, nothing more.
+            if inside == 1 << 3 && is_diagnosis_qualifier(&e[..3]) {
+                let (qualifier, code) = e.split_at(3);
+                self.tx.diagnoses.push(Diagnosis {
+                    qualifier,
+                    code: trim(&code[1..]),
+                });
+                continue;
+            }
+            let mut parts = Walk::new(e, inside | 1 << len);
             let q = parts.next();
             self.diagnosis(q, parts.next());
         }
@@ -1321,9 +1332,16 @@ mod tests {
         // its first two components, the qualifier trimmed and kept when it
         // names a diagnosis list. Segments under and over 64 bytes (the
         // one-scan path and the per-element one).
-        let elements: [&[u8]; 12] = [
+        let elements: [&[u8]; 17] = [
             b"ABK:C541",
             b"ABF:R110",
+            // Three bytes before one separator (the quick read's shape):
+            // not a diagnosis list, one that trims to one, a code to trim.
+            b"ZZZ:C541",
+            b" BK:C541",
+            b"BK :C541",
+            b"ABK: C541 ",
+            b"APR:",
             b"BF:Z5111:D8:20240101",
             b"BH:01:D8:20240101",
             b"",
