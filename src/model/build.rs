@@ -664,13 +664,18 @@ impl<'a> ModelBuilder<'a> {
                 }
             }
             ModelRead::ClaimDate => {
-                let (qualifier, format, value) = first_three(seg);
-                let read = self.date(seg, 2, format, value, false);
+                // Statement dates, on every institutional claim, in one
+                // compare; anything else, a bad date included, element by
+                // element.
+                let (qualifier, read) = match self.exact_claim_range(seg) {
+                    Some((qualifier, range)) => (qualifier, Some(range)),
+                    None => {
+                        let (qualifier, format, value) = first_three(seg);
+                        (trim(qualifier), self.date(seg, 2, format, value, false))
+                    }
+                };
                 if let Some(dates) = read.filter(|_| self.keep) {
-                    self.tx.dates.push(ClaimDate {
-                        qualifier: trim(qualifier),
-                        dates,
-                    });
+                    self.tx.dates.push(ClaimDate { qualifier, dates });
                     let n = self.tx.dates.len();
                     self.tx
                         .claims
@@ -841,6 +846,29 @@ impl<'a> ModelBuilder<'a> {
             return None;
         }
         self.date8_remembered(load8(&b[11..]))
+    }
+
+    /// The qualifier and range of a claim's DTP that is exactly
+    /// `DTP*nnn*RD8*CCYYMMDD-CCYYMMDD` (a three-digit qualifier) with real
+    /// dates, from not after to: the separators and the format in one
+    /// compare. `None` for any other DTP, which is read element by element.
+    #[inline(always)]
+    fn exact_claim_range(&mut self, seg: &Segment<'a>) -> Option<(&'a [u8], DateRange)> {
+        let b: &'a [u8; 29] = seg.as_bytes().try_into().ok()?;
+        let sep = seg.delimiters().element;
+        // The qualifier's three bytes, then `*RD8*` with the interchange's
+        // separator at bytes 3 and 7: compared without the qualifier.
+        let rd8 =
+            u64::from_le_bytes(*b"\0\0\0*RD8*") ^ u64::from(sep ^ b'*') * 0x0100_0000_0100_0000;
+        let qualifier = &b[4..7];
+        if b[3] != sep
+            || load8(&b[4..12]) & !0xFF_FFFF != rd8
+            || !qualifier.iter().all(u8::is_ascii_digit)
+        {
+            return None;
+        }
+        let range = rd8_exact_with(&b[12..], |w| self.date8_remembered(w))?;
+        Some((qualifier, range))
     }
 
     /// A line's DTP read element by element: `None` when it is not the
@@ -1743,6 +1771,63 @@ mod tests {
         }
         // The plain good dates, under each separator: it answered for them.
         assert_eq!(plain, 3 * 2 * 3);
+    }
+
+    /// The one-compare read of a claim's RD8 DTP answers only where the
+    /// element read finds the same qualifier and range and nothing wrong,
+    /// and answers for every plain `DTP*nnn*RD8*` with real dates in order.
+    #[test]
+    fn exact_claim_range_agrees_with_the_element_read() {
+        // (With a separator inside, the qualifier is two elements.)
+        let qualifiers: [&[u8]; 8] = [
+            b"434", b"096", b"43", b"4344", b"43a", b" 43", b"4*4", b"4|4",
+        ];
+        let formats: [&[u8]; 4] = [b"RD8", b"D8", b"RD", b"rd8"];
+        let values: [&[u8]; 6] = [
+            b"20240101-20240131",
+            b"20240131-20240101",
+            b"20230229-20230301",
+            b"20240101+20240131",
+            b"2024010-120240131",
+            b"20240101-20240131 ",
+        ];
+        let mut plain = 0;
+        for sep in [b'*', b'|'] {
+            let delims = crate::lex::Delimiters {
+                element: sep,
+                ..crate::lex::Delimiters::STANDARD
+            };
+            for q in qualifiers {
+                for f in formats {
+                    for v in values {
+                        // The separator, and once `^` in its place, at each
+                        // of the three places.
+                        for at in 0..4 {
+                            let mut text = b"DTP".to_vec();
+                            for (k, part) in [q, f, v].into_iter().enumerate() {
+                                text.push(if k == at { b'^' } else { sep });
+                                text.extend_from_slice(part);
+                            }
+                            let seg = Segment::new(&text, delims, Default::default());
+                            let mut fast = ModelBuilder::new(Form::Institutional, "t".into());
+                            let mut slow = ModelBuilder::new(Form::Institutional, "t".into());
+                            let got = fast.exact_claim_range(&seg);
+                            let (sq, sf, sv) = first_three(&seg);
+                            let want = (trim(sq), slow.date(&seg, 2, sf, sv, false));
+                            let shown = String::from_utf8_lossy(&text).into_owned();
+                            if let Some((q, range)) = got {
+                                assert_eq!((q, Some(range)), want, "{shown}");
+                                assert!(slow.findings.is_empty(), "{shown}");
+                                plain += 1;
+                            }
+                            assert!(fast.findings.is_empty(), "{shown}");
+                        }
+                    }
+                }
+            }
+        }
+        // `434` and `096` with the good range, under each separator.
+        assert_eq!(plain, 2 * 2);
     }
 
     #[test]
