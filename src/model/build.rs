@@ -319,6 +319,25 @@ fn procedure_of(value: &[u8], component: u8) -> Option<Procedure<'_>> {
     if value.is_empty() {
         return None;
     }
+    // The usual procedure, up to eight bytes: a two-byte qualifier, its
+    // separator and a code without modifiers. One word says so.
+    if let 4..=8 = value.len() {
+        let w = if value.len() == 8 {
+            crate::lex::load8(value)
+        } else {
+            crate::lex::load_short(value)
+        };
+        let valid = u64::MAX >> (64 - 8 * value.len());
+        let seps = crate::lex::zero_bytes(w ^ u64::from_ne_bytes([component; 8])) & valid;
+        if seps == 0x80 << 16 {
+            let (qualifier, rest) = value.split_at(2);
+            return Some(Procedure {
+                qualifier,
+                code: &rest[1..],
+                modifiers: [&[]; 4],
+            });
+        }
+    }
     if value.len() >= 64 {
         let [qualifier, code, m1, m2, m3, m4] = components::<6>(value, component);
         return Some(Procedure {
@@ -1429,8 +1448,17 @@ mod tests {
         // `service` walks the separator map once; the reference looks each
         // element up and splits the procedure. SV1 and SV2, under and over
         // 64 bytes, elements missing, empty or padded, bad amounts.
-        let procs: [&str; 6] = [
+        let procs: [&str; 13] = [
             "HC:S0353",
+            // Four to eight bytes (one word), one separator or more, and
+            // not always after two bytes.
+            "HC:1",
+            "HC:1234",
+            "H:123456",
+            "HCC:1234",
+            "HC:12:4",
+            "HC::",
+            "HC:1234:",
             "HC:96413:25:59:GT:XU",
             "HC:99213:25:59:GT:XU:76",
             "",
