@@ -312,6 +312,29 @@ fn first_three<'a>(seg: &Segment<'a>) -> (&'a [u8], &'a [u8], &'a [u8]) {
     }
 }
 
+/// CLM05's facility code and frequency code (its first and third
+/// components), trimmed.
+#[inline(always)]
+fn facility_and_frequency(place: &[u8], component: u8) -> (&[u8], &[u8]) {
+    let plain = |b: u8| b > b' ' && b != component;
+    match *place {
+        // The usual CLM05, `11:B:1`, read straight: nothing to trim, and no
+        // other separator.
+        [f, g, c, q, d, n]
+            if c == component
+                && d == component
+                && q != component
+                && plain(f) & plain(g) & plain(n) =>
+        {
+            (&place[..2], &place[5..])
+        }
+        _ => {
+            let [facility, _, frequency] = components::<3>(place, component);
+            (trim(facility), trim(frequency))
+        }
+    }
+}
+
 /// A composite procedure (qualifier, code, up to four modifiers); `None`
 /// for an empty value.
 #[inline(always)]
@@ -676,10 +699,8 @@ impl<'a> ModelBuilder<'a> {
                 claim.id = trim(id);
                 claim.total = total;
                 if self.keep {
-                    let [facility, _, frequency] =
-                        components::<3>(place, seg.delimiters().component);
-                    claim.facility_code = trim(facility);
-                    claim.frequency = trim(frequency);
+                    (claim.facility_code, claim.frequency) =
+                        facility_and_frequency(place, seg.delimiters().component);
                 }
             }
             ModelRead::ClaimDate => {
@@ -1590,6 +1611,38 @@ mod tests {
                 .and_then(|s| s.parse::<u32>().ok());
             assert_eq!(mb.tx.lines[0].number, want, "{v:?}");
         }
+    }
+
+    /// CLM05 read straight, where it can be, as the component split reads
+    /// it: every six-byte value over separators, blanks and letters, and a
+    /// few of other lengths.
+    #[test]
+    fn facility_and_frequency_are_read_like_a_split() {
+        let alphabet = [b'1', b'B', b' ', b':', b'>'];
+        let mut straight = 0;
+        let mut values: Vec<Vec<u8>> = vec![b"".to_vec(), b"11:B".to_vec(), b"11:B:1:".to_vec()];
+        for n in 0..alphabet.len().pow(6) {
+            values.push(
+                (0..6)
+                    .map(|k| alphabet[n / alphabet.len().pow(k) % alphabet.len()])
+                    .collect(),
+            );
+        }
+        for v in &values {
+            for comp in [b':', b'>'] {
+                let [f, _, q] = components::<3>(v, comp);
+                let want = (f.trim_ascii(), q.trim_ascii());
+                assert_eq!(
+                    facility_and_frequency(v, comp),
+                    want,
+                    "{:?}",
+                    String::from_utf8_lossy(v)
+                );
+                straight +=
+                    usize::from(v.len() == 6 && v[2] == comp && v[4] == comp && v[3] != comp);
+            }
+        }
+        assert!(straight > 500, "{straight}");
     }
 
     #[test]
