@@ -439,13 +439,14 @@ struct FarSlot {
 }
 
 const FAR_LEVELS: usize = 4;
-const FAR_SLOTS: usize = 128;
+const FAR_SETS: usize = 128;
 
 impl FarSlot {
     #[inline]
     fn slot(key: u64, qual: u64) -> usize {
-        ((key ^ qual.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as usize
-            & (FAR_SLOTS - 1)
+        ((key ^ qual.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            >> (64 - FAR_SETS.trailing_zeros())) as usize
+            & (FAR_SETS - 1)
     }
 }
 
@@ -532,8 +533,10 @@ pub struct LoopBuilder<'g> {
     last_position: Position,
     elements: Option<ElementChecker>,
     steps: StepCache,
-    /// Direct-mapped by [`FarSlot::slot`].
-    far: Box<[FarSlot; FAR_SLOTS]>,
+    /// Sets of two by [`FarSlot::slot`], the newest first: an HL meets a
+    /// stack of two or three shapes (after a patient level or not, a claim
+    /// line or not), which one entry a key kept evicting in turn.
+    far: Box<[[FarSlot; 2]; FAR_SETS]>,
     /// A fixed number of sets, so that a probe needs no bounds check.
     memo: Box<[[Memo<'g>; 2]; MEMO_SETS]>,
     /// The element and component separators the memo's prefixes were read
@@ -561,7 +564,7 @@ impl<'g> LoopBuilder<'g> {
             last_position: Position::default(),
             elements: None,
             steps: StepCache::new(grammar),
-            far: Box::new([FarSlot::default(); FAR_SLOTS]),
+            far: Box::new([[FarSlot::default(); 2]; FAR_SETS]),
             memo: Box::new([[Memo::default(); 2]; MEMO_SETS]),
             memo_seps: 0,
             memo_on: true,
@@ -827,17 +830,19 @@ impl<'g> LoopBuilder<'g> {
             (key, FarSlot::slot(key, q.key))
         });
         if let Some((key, at)) = far {
-            let e = self.far[at];
-            let k = e.levels as usize;
-            if e.key == key && e.qual == q.key && k <= top {
-                // (A loop over the levels: `all` over `1..=k` was a call.)
-                let mut same = true;
-                for (j, &state) in e.states.iter().enumerate().take(k) {
-                    same &= self.frame_state(top - 1 - j) == state;
-                }
-                if same {
-                    self.place(top - k, e.step, seg, v, sink);
-                    return;
+            for way in 0..2 {
+                let e = self.far[at][way];
+                let k = e.levels as usize;
+                if e.key == key && e.qual == q.key && k <= top {
+                    // (A loop over the levels: `all` over `1..=k` was a call.)
+                    let mut same = true;
+                    for (j, &state) in e.states.iter().enumerate().take(k) {
+                        same &= self.frame_state(top - 1 - j) == state;
+                    }
+                    if same {
+                        self.place(top - k, e.step, seg, v, sink);
+                        return;
+                    }
                 }
             }
         }
@@ -947,7 +952,9 @@ impl<'g> LoopBuilder<'g> {
         for (j, s) in states.iter_mut().enumerate().take(levels) {
             *s = self.frame_state(top - 1 - j);
         }
-        self.far[at] = FarSlot {
+        let set = &mut self.far[at];
+        set[1] = set[0];
+        set[0] = FarSlot {
             key,
             qual,
             states,
@@ -1674,9 +1681,11 @@ mod tests {
         assert!(general.iter().all(|b| used(b) == 0));
         // (The memo empties when the separators change: its fullest.)
         assert!(peak.iter().all(|&n| n > 20), "{peak:?}");
-        let far = |b: &LoopBuilder<'_>| b.far.iter().filter(|e| e.key != 0).count();
+        let far = |b: &LoopBuilder<'_>| b.far.iter().flatten().filter(|e| e.key != 0).count();
         assert!(general.iter().all(|b| far(b) == 0));
         assert!(memo.iter().all(|b| far(b) > 2));
+        // Some key met two stacks and kept both.
+        assert!(memo.iter().any(|b| b.far.iter().any(|set| set[1].key != 0)));
     }
 
     /// A prefix is remembered with the separators it was read under: after
