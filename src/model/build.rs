@@ -881,7 +881,7 @@ impl<'a> ModelBuilder<'a> {
         let b: &[u8; 19] = seg.as_bytes().try_into().ok()?;
         // `*472*D8*` with the interchange's separator at bytes 0, 4 and 7.
         let sep = u64::from(seg.delimiters().element ^ b'*');
-        let middle = u64::from_le_bytes(*b"*472*D8*") ^ sep * 0x0100_0001_0000_0001;
+        let middle = u64::from_le_bytes(*b"*472*D8*") ^ (sep * 0x0100_0001_0000_0001);
         if load8(&b[3..11]) != middle {
             return None;
         }
@@ -899,7 +899,7 @@ impl<'a> ModelBuilder<'a> {
         // The qualifier's three bytes, then `*RD8*` with the interchange's
         // separator at bytes 3 and 7: compared without the qualifier.
         let rd8 =
-            u64::from_le_bytes(*b"\0\0\0*RD8*") ^ u64::from(sep ^ b'*') * 0x0100_0000_0100_0000;
+            u64::from_le_bytes(*b"\0\0\0*RD8*") ^ (u64::from(sep ^ b'*') * 0x0100_0000_0100_0000);
         let qualifier = &b[4..7];
         if b[3] != sep
             || load8(&b[4..12]) & !0xFF_FFFF != rd8
