@@ -1791,6 +1791,41 @@ mod tests {
         }
     }
 
+    /// DTP segments of every qualifier, format and value in `parts`, under
+    /// each separator in `seps`, and with each byte of `others` in the
+    /// separator's place once at each of the three places (the separator
+    /// itself among them gives the plain segment).
+    fn dtp_cases(
+        seps: &[u8],
+        others: &[u8],
+        parts: [&[&[u8]]; 3],
+    ) -> Vec<(crate::lex::Delimiters, Vec<u8>)> {
+        let mut cases = Vec::new();
+        for &sep in seps {
+            let delims = crate::lex::Delimiters {
+                element: sep,
+                ..crate::lex::Delimiters::STANDARD
+            };
+            for q in parts[0] {
+                for f in parts[1] {
+                    for v in parts[2] {
+                        for &other in others {
+                            for at in 0..4 {
+                                let mut text = b"DTP".to_vec();
+                                for (k, part) in [q, f, v].into_iter().enumerate() {
+                                    text.push(if k == at { other } else { sep });
+                                    text.extend_from_slice(part);
+                                }
+                                cases.push((delims, text));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cases
+    }
+
     /// The one-compare read of a line's DTP answers only where the element
     /// read finds the same date and nothing wrong, and answers for every
     /// plain `DTP*472*D8*` with a real date.
@@ -1809,49 +1844,32 @@ mod tests {
             b"2024A229",
             b"20241301",
         ];
+        let seps = [b'*', b'|', b'^'];
         let mut plain = 0;
-        for (sep, text_sep) in [(b'*', "*"), (b'|', "|"), (b'^', "^")] {
-            let delims = crate::lex::Delimiters {
-                element: sep,
-                ..crate::lex::Delimiters::STANDARD
-            };
-            for q in qualifiers {
-                for f in formats {
-                    for v in values {
-                        for other in [b'*', b'|', b'^'] {
-                            // The separator, and once another byte in its
-                            // place, at each of the three places.
-                            for at in 0..4 {
-                                let s = |k: usize| if k == at { other } else { sep };
-                                let mut text = b"DTP".to_vec();
-                                for (k, part) in [q, f, v].into_iter().enumerate() {
-                                    text.push(s(k));
-                                    text.extend_from_slice(part);
-                                }
-                                let seg = Segment::new(&text, delims, Default::default());
-                                let mut fast = ModelBuilder::new(Form::Professional, "t".into());
-                                let mut slow = ModelBuilder::new(Form::Professional, "t".into());
-                                let got = fast.exact_service_date(&seg);
-                                let want = slow.service_date(&seg);
-                                let shown = String::from_utf8_lossy(&text).into_owned();
-                                if let Some(d) = got {
-                                    assert_eq!(want, Some(Some(DateRange::single(d))), "{shown}");
-                                    assert!(slow.findings.is_empty(), "{shown}");
-                                    plain += 1;
-                                } else if (q, f, v.len()) == (&b"472"[..], &b"D8"[..], 8)
-                                    && text.iter().filter(|&&b| b == sep).count() == 3
-                                {
-                                    assert_eq!(want, Some(None), "{shown} {text_sep}");
-                                }
-                                assert!(fast.findings.is_empty(), "{shown}");
-                            }
-                        }
-                    }
-                }
+        for (delims, text) in dtp_cases(&seps, &seps, [&qualifiers, &formats, &values]) {
+            let seg = Segment::new(&text, delims, Default::default());
+            let mut fast = ModelBuilder::new(Form::Professional, "t".into());
+            let mut slow = ModelBuilder::new(Form::Professional, "t".into());
+            let got = fast.exact_service_date(&seg);
+            let want = slow.service_date(&seg);
+            let shown = String::from_utf8_lossy(&text).into_owned();
+            if let Some(d) = got {
+                assert_eq!(want, Some(Some(DateRange::single(d))), "{shown}");
+                assert!(slow.findings.is_empty(), "{shown}");
+                plain += 1;
+            } else if text.len() == 19
+                && text[4..11] == b"472*D8*".map(|b| if b == b'*' { delims.element } else { b })
+                && text.iter().filter(|&&b| b == delims.element).count() == 3
+            {
+                // The plain shape it refused: a bad date.
+                assert_eq!(want, Some(None), "{shown}");
             }
+            assert!(fast.findings.is_empty(), "{shown}");
         }
-        // The plain good dates, under each separator: it answered for them.
-        assert_eq!(plain, 3 * 2 * 3);
+        // The plain good date under each separator: with the separator
+        // itself in its place (four times) or with `at` past the three
+        // places (once for each of the two other bytes).
+        assert_eq!(plain, 3 * 6);
     }
 
     /// The one-compare read of a claim's RD8 DTP answers only where the
@@ -1873,39 +1891,20 @@ mod tests {
             b"20240101-20240131 ",
         ];
         let mut plain = 0;
-        for sep in [b'*', b'|'] {
-            let delims = crate::lex::Delimiters {
-                element: sep,
-                ..crate::lex::Delimiters::STANDARD
-            };
-            for q in qualifiers {
-                for f in formats {
-                    for v in values {
-                        // The separator, and once `^` in its place, at each
-                        // of the three places.
-                        for at in 0..4 {
-                            let mut text = b"DTP".to_vec();
-                            for (k, part) in [q, f, v].into_iter().enumerate() {
-                                text.push(if k == at { b'^' } else { sep });
-                                text.extend_from_slice(part);
-                            }
-                            let seg = Segment::new(&text, delims, Default::default());
-                            let mut fast = ModelBuilder::new(Form::Institutional, "t".into());
-                            let mut slow = ModelBuilder::new(Form::Institutional, "t".into());
-                            let got = fast.exact_claim_range(&seg);
-                            let (sq, sf, sv) = first_three(&seg);
-                            let want = (trim(sq), slow.date(&seg, 2, sf, sv, false));
-                            let shown = String::from_utf8_lossy(&text).into_owned();
-                            if let Some((q, range)) = got {
-                                assert_eq!((q, Some(range)), want, "{shown}");
-                                assert!(slow.findings.is_empty(), "{shown}");
-                                plain += 1;
-                            }
-                            assert!(fast.findings.is_empty(), "{shown}");
-                        }
-                    }
-                }
+        for (delims, text) in dtp_cases(b"*|", b"^", [&qualifiers, &formats, &values]) {
+            let seg = Segment::new(&text, delims, Default::default());
+            let mut fast = ModelBuilder::new(Form::Institutional, "t".into());
+            let mut slow = ModelBuilder::new(Form::Institutional, "t".into());
+            let got = fast.exact_claim_range(&seg);
+            let (sq, sf, sv) = first_three(&seg);
+            let want = (trim(sq), slow.date(&seg, 2, sf, sv, false));
+            let shown = String::from_utf8_lossy(&text).into_owned();
+            if let Some((q, range)) = got {
+                assert_eq!((q, Some(range)), want, "{shown}");
+                assert!(slow.findings.is_empty(), "{shown}");
+                plain += 1;
             }
+            assert!(fast.findings.is_empty(), "{shown}");
         }
         // `434` and `096` with the good range, under each separator.
         assert_eq!(plain, 2 * 2);
