@@ -335,6 +335,18 @@ fn facility_and_frequency(place: &[u8], component: u8) -> (&[u8], &[u8]) {
     }
 }
 
+/// The procedure `value` whose one component separator is at `at`: a
+/// qualifier and a code, no modifiers.
+#[inline(always)]
+fn qualifier_and_code(value: &[u8], at: usize) -> Procedure<'_> {
+    let (qualifier, rest) = value.split_at(at);
+    Procedure {
+        qualifier,
+        code: &rest[1..],
+        modifiers: [&[]; 4],
+    }
+}
+
 /// A composite procedure (qualifier, code, up to four modifiers); `None`
 /// for an empty value.
 #[inline(always)]
@@ -346,19 +358,14 @@ fn procedure_of(value: &[u8], component: u8) -> Option<Procedure<'_>> {
     // separator and a code without modifiers. One word says so.
     if let 4..=8 = value.len() {
         let w = if value.len() == 8 {
-            crate::lex::load8(value)
+            load8(value)
         } else {
             crate::lex::load_short(value)
         };
         let valid = u64::MAX >> (64 - 8 * value.len());
         let seps = crate::lex::zero_bytes(w ^ u64::from_ne_bytes([component; 8])) & valid;
         if seps == 0x80 << 16 {
-            let (qualifier, rest) = value.split_at(2);
-            return Some(Procedure {
-                qualifier,
-                code: &rest[1..],
-                modifiers: [&[]; 4],
-            });
+            return Some(qualifier_and_code(value, 2));
         }
     }
     if value.len() >= 64 {
@@ -372,12 +379,7 @@ fn procedure_of(value: &[u8], component: u8) -> Option<Procedure<'_>> {
     let seps = index_seps(value, component);
     // The usual procedure: a qualifier and a code, no modifiers.
     if seps != 0 && seps & (seps - 1) == 0 {
-        let (qualifier, rest) = value.split_at(seps.trailing_zeros() as usize);
-        return Some(Procedure {
-            qualifier,
-            code: &rest[1..],
-            modifiers: [&[]; 4],
-        });
+        return Some(qualifier_and_code(value, seps.trailing_zeros() as usize));
     }
     let mut w = Walk::new(value, seps | 1 << value.len());
     Some(Procedure {
