@@ -655,14 +655,10 @@ impl<'a> ModelBuilder<'a> {
             let len = r.end - r.start;
             let inside = (comps >> r.start) & ((1u64 << len) - 1);
             let e = &b[r];
-            // The usual element: a three-letter qualifier that names a
-            // diagnosis list, its separator and the code, nothing more.
-            if inside == 1 << 3 && is_diagnosis_qualifier(&e[..3]) {
-                let (qualifier, code) = e.split_at(3);
-                self.tx.diagnoses.push(Diagnosis {
-                    qualifier,
-                    code: trim(&code[1..]),
-                });
+            // The usual element: three bytes, the separator and the code,
+            // nothing more: its two components without the walk.
+            if inside == 1 << 3 {
+                self.diagnosis(&e[..3], &e[4..]);
                 continue;
             }
             let mut parts = Walk::new(e, inside | 1 << len);
