@@ -312,6 +312,21 @@ fn first_three<'a>(seg: &Segment<'a>) -> (&'a [u8], &'a [u8], &'a [u8]) {
     }
 }
 
+/// `pattern` as a little-endian word, with the interchange's element
+/// separator `sep` wherever the pattern has `*`: what a segment's bytes
+/// read as one word when they have that shape. (The positions of `*` fold
+/// to a constant where the pattern is a literal.)
+#[inline(always)]
+fn with_separator(pattern: [u8; 8], sep: u8) -> u64 {
+    let mut stars = 0u64;
+    for (i, &b) in pattern.iter().enumerate() {
+        if b == b'*' {
+            stars |= 1 << (8 * i);
+        }
+    }
+    u64::from_le_bytes(pattern) ^ (u64::from(sep ^ b'*') * stars)
+}
+
 /// CLM05's facility code and frequency code (its first and third
 /// components), trimmed.
 #[inline(always)]
@@ -877,9 +892,7 @@ impl<'a> ModelBuilder<'a> {
     #[inline(always)]
     fn exact_service_date(&mut self, seg: &Segment<'a>) -> Option<NaiveDate> {
         let b: &[u8; 19] = seg.as_bytes().try_into().ok()?;
-        // `*472*D8*` with the interchange's separator at bytes 0, 4 and 7.
-        let sep = u64::from(seg.delimiters().element ^ b'*');
-        let middle = u64::from_le_bytes(*b"*472*D8*") ^ (sep * 0x0100_0001_0000_0001);
+        let middle = with_separator(*b"*472*D8*", seg.delimiters().element);
         if load8(&b[3..11]) != middle {
             return None;
         }
@@ -894,10 +907,9 @@ impl<'a> ModelBuilder<'a> {
     fn exact_claim_range(&mut self, seg: &Segment<'a>) -> Option<(&'a [u8], DateRange)> {
         let b: &'a [u8; 29] = seg.as_bytes().try_into().ok()?;
         let sep = seg.delimiters().element;
-        // The qualifier's three bytes, then `*RD8*` with the interchange's
-        // separator at bytes 3 and 7: compared without the qualifier.
-        let rd8 =
-            u64::from_le_bytes(*b"\0\0\0*RD8*") ^ (u64::from(sep ^ b'*') * 0x0100_0000_0100_0000);
+        // The qualifier's three bytes, then `*RD8*`: compared without the
+        // qualifier.
+        let rd8 = with_separator(*b"\0\0\0*RD8*", sep);
         let qualifier = &b[4..7];
         if b[3] != sep
             || load8(&b[4..12]) & !0xFF_FFFF != rd8
