@@ -232,29 +232,71 @@ const STEP_SLOTS: usize = 512;
 /// segment.) Two entries per set, the newest first.
 #[derive(Clone, Copy, Debug, Default)]
 struct Memo<'g> {
-    /// [`Memo::state`]; 0 for an empty entry.
-    state: u64,
-    /// `64 - 8 * len`, where `len` leading bytes decide the step (3..=8).
-    shift: u32,
-    /// Those bytes, little-endian, shifted up by `shift`: a head shifted
-    /// alike matches in one compare. (The last of them is a separator, and
-    /// never zero here, so a segment shorter than `len`, whose head is
-    /// zero there, never matches.)
+    /// The decisive bytes (see `shift`), little-endian, shifted up by
+    /// `shift`: a head shifted alike matches in one compare. (The last of
+    /// them is a separator, and never zero here, so a segment shorter than
+    /// them, whose head is zero there, never matches.)
     prefix: u64,
-    step: Step,
     /// When `step` places the segment as a segment node of the innermost
-    /// loop: that node, so that a hit places it without looking it up,
-    /// and its index (`step` says it too, but a hit tests `node` first).
+    /// loop: that node, so that a hit places it without looking it up (its
+    /// index is `step`'s).
     node: Option<&'g SegmentNode>,
-    index: u32,
+    /// [`Memo::state`]; 0 for an empty entry.
+    state: u32,
     /// When `step` is [`Step::NotHere`]: the loop one level out as
     /// [`Memo::outer_state`] names it (0: none remembered), and the step
     /// the segment takes there. The loop's state decides that step as the
     /// innermost one's decides `step`, so a segment that closes its loop
     /// (a claim's CLM after its last line) is placed without the search.
     outer_state: u32,
-    outer: Step,
+    step: PackedStep,
+    outer: PackedStep,
+    /// `64 - 8 * len`, where `len` leading bytes decide the step (3..=8).
+    shift: u8,
 }
+
+/// A [`Step`] in two bytes, so that a [`Memo`] entry is 32 and the whole
+/// memo (16 KiB) stays in the first-level cache beside the bytes being
+/// read: at 72 bytes an entry, the table's misses were the loop builder's
+/// largest stall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PackedStep(u16);
+
+impl Default for PackedStep {
+    fn default() -> PackedStep {
+        PackedStep::NOT_HERE
+    }
+}
+
+impl PackedStep {
+    const NOT_HERE: PackedStep = PackedStep(u16::MAX);
+    const REPEAT: PackedStep = PackedStep(u16::MAX - 1);
+
+    /// `step` packed; `None` for a body index too large to pack (never
+    /// remembered).
+    fn pack(step: Step) -> Option<PackedStep> {
+        match step {
+            Step::NotHere => Some(PackedStep::NOT_HERE),
+            Step::Repeat => Some(PackedStep::REPEAT),
+            Step::Node(i) => u16::try_from(i)
+                .ok()
+                .filter(|&i| i < PackedStep::REPEAT.0)
+                .map(PackedStep),
+        }
+    }
+
+    #[inline(always)]
+    fn unpack(self) -> Step {
+        match self {
+            PackedStep::NOT_HERE => Step::NotHere,
+            PackedStep::REPEAT => Step::Repeat,
+            PackedStep(i) => Step::Node(usize::from(i)),
+        }
+    }
+}
+
+// The size the memo's cache footprint was chosen for (see [`PackedStep`]).
+const _: () = assert!(std::mem::size_of::<Memo<'static>>() == 32);
 
 const MEMO_SETS: usize = 256;
 
@@ -264,8 +306,8 @@ impl Memo<'_> {
     /// the builder's `memo_seps`, the same for every entry: the memo is
     /// emptied when they change ([`LoopBuilder::memo_for`]).
     #[inline(always)]
-    fn state(key: u32) -> u64 {
-        u64::from(key)
+    fn state(key: u32) -> u32 {
+        key
     }
 
     /// The key of an open loop: its loop, position group and whether it is
@@ -285,8 +327,8 @@ impl Memo<'_> {
     /// decisive prefix holds: a two-byte id and its separator at least), so
     /// that the segments that follow one state spread over sets.
     #[inline(always)]
-    fn set(state: u64, head: u64) -> usize {
-        let x = state << 24 ^ (head & 0xFF_FFFF);
+    fn set(state: u32, head: u64) -> usize {
+        let x = u64::from(state) << 24 ^ (head & 0xFF_FFFF);
         (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize & (MEMO_SETS - 1)
     }
 
@@ -301,7 +343,7 @@ impl Memo<'_> {
     }
 
     #[inline(always)]
-    fn hits(&self, state: u64, head: u64) -> bool {
+    fn hits(&self, state: u32, head: u64) -> bool {
         self.state == state && head << self.shift == self.prefix
     }
 
@@ -739,23 +781,23 @@ impl<'g> LoopBuilder<'g> {
                 // The usual hit, tested first: a segment node here.
                 Some(&Memo {
                     node: Some(sn),
-                    index,
+                    step,
                     ..
-                }) => return self.place_segment(d, index as usize, sn, seg, v, sink),
+                }) => return self.place_segment(d, usize::from(step.0), sn, seg, v, sink),
                 Some(&Memo {
-                    step: Step::NotHere,
+                    step: PackedStep::NOT_HERE,
                     outer_state,
                     outer,
                     ..
                 }) => {
                     // Remembered one level out, for the state found there.
                     if d > 0 && outer_state != 0 && self.frame_state(d - 1) == outer_state {
-                        (d - 1, outer)
+                        (d - 1, outer.unpack())
                     } else {
                         return self.feed_general(seg, head, true, v, sink);
                     }
                 }
-                Some(m) => (d, m.step),
+                Some(m) => (d, m.step.unpack()),
                 None => return self.feed_general(seg, head, false, v, sink),
             };
             return self.place(at, step, seg, v, sink);
@@ -913,6 +955,9 @@ impl<'g> LoopBuilder<'g> {
         let Some(len) = Memo::decisive_len(head, b.len(), seg.delimiters(), qual_at) else {
             return;
         };
+        let Some(packed) = PackedStep::pack(step) else {
+            return;
+        };
         let shift = 64 - 8 * len;
         // The last decisive byte is a separator: a zero one (which no real
         // interchange uses) would let shorter segments match.
@@ -924,22 +969,21 @@ impl<'g> LoopBuilder<'g> {
         if !set[0].hits(state, head) {
             set[1] = set[0];
         }
-        let (node, index) = match step {
+        let node = match step {
             Step::Node(i) => match &self.g.loops[def].body[i] {
-                Node::Segment(sn) => (Some(sn), i as u32),
-                Node::Loop(_) => (None, 0),
+                Node::Segment(sn) => Some(sn),
+                Node::Loop(_) => None,
             },
-            _ => (None, 0),
+            _ => None,
         };
         set[0] = Memo {
-            state,
-            shift,
             prefix: head << shift,
-            step,
             node,
-            index,
+            state,
             outer_state: 0,
-            outer: Step::NotHere,
+            step: packed,
+            outer: PackedStep::NOT_HERE,
+            shift: shift as u8,
         };
     }
 
@@ -976,9 +1020,11 @@ impl<'g> LoopBuilder<'g> {
         let set = &mut self.memo[Memo::set(state, head)];
         if let Some(m) = set
             .iter_mut()
-            .find(|m| m.hits(state, head) && m.step == Step::NotHere)
+            .find(|m| m.hits(state, head) && m.step == PackedStep::NOT_HERE)
         {
-            (m.outer_state, m.outer) = (outer, step);
+            if let Some(step) = PackedStep::pack(step) {
+                (m.outer_state, m.outer) = (outer, step);
+            }
         }
     }
 
@@ -1524,6 +1570,18 @@ mod tests {
     use super::*;
     use crate::grammar::Grammars;
     use crate::lex::Delimiters;
+
+    #[test]
+    fn packed_steps_unpack_to_what_was_packed() {
+        for step in [Step::NotHere, Step::Repeat, Step::Node(0), Step::Node(65_533)] {
+            let packed = PackedStep::pack(step).expect("packs");
+            assert_eq!(packed.unpack(), step);
+        }
+        // Body indexes that would read back as the two named steps are
+        // never remembered.
+        assert_eq!(PackedStep::pack(Step::Node(65_534)), None);
+        assert_eq!(PackedStep::pack(Step::Node(1 << 20)), None);
+    }
 
     #[test]
     fn one_load_qualifier_reads_agree_with_the_general_read() {
