@@ -1573,7 +1573,12 @@ mod tests {
 
     #[test]
     fn packed_steps_unpack_to_what_was_packed() {
-        for step in [Step::NotHere, Step::Repeat, Step::Node(0), Step::Node(65_533)] {
+        for step in [
+            Step::NotHere,
+            Step::Repeat,
+            Step::Node(0),
+            Step::Node(65_533),
+        ] {
             let packed = PackedStep::pack(step).expect("packs");
             assert_eq!(packed.unpack(), step);
         }

@@ -653,6 +653,23 @@ impl<'a> ModelBuilder<'a> {
     #[inline(always)]
     fn diagnoses(&mut self, seg: &Segment<'a>) {
         let comp = seg.delimiters().component;
+        // One element of the usual shape, `HI*ABK:C541`: a three-byte
+        // qualifier, its separator and a code of up to eight bytes without
+        // one, told by one word; no map of the separators and no walk.
+        let b = seg.as_bytes();
+        if let Some(code) = b.get(7..).filter(|c| (1..=8).contains(&c.len())) {
+            let w = if code.len() == 8 {
+                load8(code)
+            } else {
+                crate::lex::load_short(code)
+            };
+            let valid = u64::MAX >> (64 - 8 * code.len());
+            let comps = crate::lex::zero_bytes(w ^ u64::from_ne_bytes([comp; 8])) & valid;
+            if seg.field_ends() == Some(1 << 2 | 1 << b.len()) && b[6] == comp && comps == 0 {
+                self.diagnosis(&b[3..6], code);
+                return;
+            }
+        }
         let Some(mut elements) = walk(seg) else {
             for e in seg.elements() {
                 let [q, code] = components::<2>(e.as_bytes(), comp);
@@ -663,7 +680,6 @@ impl<'a> ModelBuilder<'a> {
         // Under 64 bytes (nearly every HI): the component separators of
         // the whole segment in one scan, and each element's components
         // walked from its span of that map, rather than a scan per element.
-        let b = seg.as_bytes();
         let comps = index_seps(b, comp);
         while let Some(r) = elements.next_range() {
             // (The span is under 64 bytes: the shifts stay in range.)
@@ -1410,9 +1426,14 @@ mod tests {
         // its first two components, the qualifier trimmed and kept when it
         // names a diagnosis list. Segments under and over 64 bytes (the
         // one-scan path and the per-element one).
-        let elements: [&[u8]; 17] = [
+        let elements: [&[u8]; 20] = [
             b"ABK:C541",
             b"ABF:R110",
+            // Codes of eight and nine bytes (the one-word read of a lone
+            // element takes eight), and one with a separator in its word.
+            b"ABK:C5410XXA",
+            b"ABF:R1100XXAB",
+            b"ABK:R11000A:",
             // Three bytes before one separator (the quick read's shape):
             // not a diagnosis list, one that trims to one, a code to trim.
             b"ZZZ:C541",
