@@ -327,6 +327,20 @@ fn with_separator(pattern: [u8; 8], sep: u8) -> u64 {
     u64::from_le_bytes(pattern) ^ (u64::from(sep ^ b'*') * stars)
 }
 
+/// Where `sep` lies in `value` (one to eight bytes): bit 7 of byte `i` of
+/// the word for each byte `i` that is `sep`, from one load.
+#[inline(always)]
+fn short_seps(value: &[u8], sep: u8) -> u64 {
+    debug_assert!((1..=8).contains(&value.len()));
+    let w = if value.len() == 8 {
+        load8(value)
+    } else {
+        crate::lex::load_short(value)
+    };
+    let valid = u64::MAX >> (64 - 8 * value.len());
+    crate::lex::zero_bytes(w ^ u64::from_ne_bytes([sep; 8])) & valid
+}
+
 /// CLM05's facility code and frequency code (its first and third
 /// components), trimmed.
 #[inline(always)]
@@ -372,14 +386,7 @@ fn procedure_of(value: &[u8], component: u8) -> Option<Procedure<'_>> {
     // The usual procedure, up to eight bytes: a two-byte qualifier, its
     // separator and a code without modifiers. One word says so.
     if let 4..=8 = value.len() {
-        let w = if value.len() == 8 {
-            load8(value)
-        } else {
-            crate::lex::load_short(value)
-        };
-        let valid = u64::MAX >> (64 - 8 * value.len());
-        let seps = crate::lex::zero_bytes(w ^ u64::from_ne_bytes([component; 8])) & valid;
-        if seps == 0x80 << 16 {
+        if short_seps(value, component) == 0x80 << 16 {
             return Some(qualifier_and_code(value, 2));
         }
     }
@@ -658,13 +665,7 @@ impl<'a> ModelBuilder<'a> {
         // one, told by one word; no map of the separators and no walk.
         let b = seg.as_bytes();
         if let Some(code) = b.get(7..).filter(|c| (1..=8).contains(&c.len())) {
-            let w = if code.len() == 8 {
-                load8(code)
-            } else {
-                crate::lex::load_short(code)
-            };
-            let valid = u64::MAX >> (64 - 8 * code.len());
-            let comps = crate::lex::zero_bytes(w ^ u64::from_ne_bytes([comp; 8])) & valid;
+            let comps = short_seps(code, comp);
             if seg.field_ends() == Some(1 << 2 | 1 << b.len()) && b[6] == comp && comps == 0 {
                 self.diagnosis(&b[3..6], code);
                 return;
