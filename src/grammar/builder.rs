@@ -241,7 +241,11 @@ struct Memo<'g> {
     /// loop: that node, so that a hit places it without looking it up (its
     /// index is `step`'s).
     node: Option<&'g SegmentNode>,
-    /// [`Memo::state`]; 0 for an empty entry.
+    /// The state: the innermost loop's [`OpenLoop::key`] (its
+    /// [`Memo::outer_state`]); 0 for an empty entry. The separators the
+    /// prefixes were read with are the builder's `memo_seps`, the same for
+    /// every entry: the memo is emptied when they change
+    /// ([`LoopBuilder::memo_for`]).
     state: u32,
     /// When `step` is [`Step::NotHere`]: the loop one level out as
     /// [`Memo::outer_state`] names it (0: none remembered), and the step
@@ -302,15 +306,6 @@ const _: () = assert!(std::mem::size_of::<Memo<'static>>() == 32);
 const MEMO_SETS: usize = 256;
 
 impl Memo<'_> {
-    /// The state key: the innermost loop's [`Memo::outer_state`] (its
-    /// [`OpenLoop::key`]). The separators the prefixes were read with are
-    /// the builder's `memo_seps`, the same for every entry: the memo is
-    /// emptied when they change ([`LoopBuilder::memo_for`]).
-    #[inline(always)]
-    fn state(key: u32) -> u32 {
-        key
-    }
-
     /// The key of an open loop: its loop, position group and whether it is
     /// the root (never 0; the numbers fit: see [`StepCache::fits`]).
     #[inline(always)]
@@ -767,7 +762,7 @@ impl<'g> LoopBuilder<'g> {
         let head = Memo::head(b);
         if let Some(top) = self.stack.last() {
             let d = self.stack.len() - 1;
-            let state = Memo::state(top.key);
+            let state = top.key;
             // (Without the memo, for tests, every entry stays empty.)
             let set = &self.memo[Memo::set(state, head)];
             let hit = if set[0].hits(state, head) {
@@ -965,7 +960,7 @@ impl<'g> LoopBuilder<'g> {
         if head >> (8 * (len - 1)) & 0xFF == 0 {
             return;
         }
-        let state = Memo::state(key);
+        let state = key;
         let set = &mut self.memo[Memo::set(state, head)];
         if !set[0].hits(state, head) {
             set[1] = set[0];
@@ -1017,7 +1012,7 @@ impl<'g> LoopBuilder<'g> {
         let Some(top) = self.stack.last().filter(|_| self.memo_on) else {
             return;
         };
-        let state = Memo::state(top.key);
+        let state = top.key;
         let set = &mut self.memo[Memo::set(state, head)];
         if let Some(m) = set
             .iter_mut()
