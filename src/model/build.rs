@@ -1053,69 +1053,67 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
         // most of the rest nothing a finding reads: say so before the call.
         let read = node.model;
         if read != ModelRead::Nothing && (self.keep || read.finds()) {
-            // The three reads of every professional service line have
-            // calls of their own: `model_segment`, which holds every read,
-            // saves and restores registers that these do not use. (SV2 has
-            // one too, called from `model_segment`: a fourth arm here
-            // counted 1.1% more instructions on 837P.)
-            match read {
-                ModelRead::Lx => self.line_number(seg),
-                ModelRead::Sv1 => self.professional_service(seg),
-                ModelRead::LineDate => self.line_date(seg),
-                _ => self.model_segment(read, seg),
-            }
+            // One indirect call to a function for this read alone, which
+            // saves and restores only the registers it uses.
+            Self::read_fn(read)(self, seg);
         }
     }
 }
 
 impl<'a> ModelBuilder<'a> {
-    /// LX, when a line is open.
-    #[inline(never)]
-    fn line_number(&mut self, seg: &Segment<'a>) {
-        if !self.tx.lines.is_empty() {
-            self.line_segment(ModelRead::Lx, seg);
+    /// The function for `read` alone: [`ModelBuilder::model_segment`]
+    /// with `read` as a constant, so that its `match` folds to one arm and
+    /// the function saves and restores only the registers that arm uses.
+    /// (The `match` compiles to a table of the functions.)
+    #[inline(always)]
+    fn read_fn(read: ModelRead) -> fn(&mut ModelBuilder<'a>, &Segment<'a>) {
+        // Each arm passes the variant it matches.
+        macro_rules! each {
+            ($($r:ident),* $(,)?) => {
+                match read {
+                    $(ModelRead::$r => |m, s| m.model_segment(ModelRead::$r, s),)*
+                }
+            };
         }
-    }
-
-    /// SV1, when a line is open.
-    #[inline(never)]
-    fn professional_service(&mut self, seg: &Segment<'a>) {
-        if !self.tx.lines.is_empty() {
-            self.line_segment(ModelRead::Sv1, seg);
-        }
-    }
-
-    /// SV2, when a line is open.
-    #[inline(never)]
-    fn institutional_service(&mut self, seg: &Segment<'a>) {
-        if !self.tx.lines.is_empty() {
-            self.line_segment(ModelRead::Sv2, seg);
-        }
-    }
-
-    /// A service line's DTP, when a line is open.
-    #[inline(never)]
-    fn line_date(&mut self, seg: &Segment<'a>) {
-        if !self.tx.lines.is_empty() {
-            self.line_segment(ModelRead::LineDate, seg);
-        }
+        each!(
+            Nothing,
+            St,
+            Bht,
+            BillingProviderName,
+            Sbr,
+            SubscriberName,
+            SubscriberBirth,
+            PayerName,
+            Pat,
+            PatientName,
+            PatientBirth,
+            OtherPayer,
+            Clm,
+            ClaimDate,
+            ClaimRef,
+            Hi,
+            Lx,
+            Sv1,
+            Sv2,
+            LineDate,
+            LineRef,
+        )
     }
 
     /// [`LoopVisitor::segment`] for a segment the model reads.
-    #[inline(never)]
+    #[inline(always)]
     fn model_segment(&mut self, read: ModelRead, seg: &Segment<'a>) {
         use ModelRead as R;
-        // One arm per read, each passing its own constant: the inlined
-        // `line_segment` and `claim_segment` then fold their `match` away
-        // (grouped arms passing `read` cost 0.6% more instructions).
+        // Called with a constant `read` (see [`ModelBuilder::read_fn`]): the
+        // inlined `line_segment` and `claim_segment` fold their `match`
+        // away.
+        let line_open = !self.tx.lines.is_empty();
         match read {
-            // (The visitor sends LX, SV1 and the line DTP to their calls
-            // itself.)
-            R::Lx => self.line_number(seg),
-            R::Sv1 => self.professional_service(seg),
-            R::LineDate => self.line_date(seg),
-            R::Sv2 => self.institutional_service(seg),
-            R::LineRef if !self.tx.lines.is_empty() => self.line_segment(R::LineRef, seg),
+            R::Lx if line_open => self.line_segment(R::Lx, seg),
+            R::Sv1 if line_open => self.line_segment(R::Sv1, seg),
+            R::Sv2 if line_open => self.line_segment(R::Sv2, seg),
+            R::LineDate if line_open => self.line_segment(R::LineDate, seg),
+            R::LineRef if line_open => self.line_segment(R::LineRef, seg),
             R::Clm if !self.tx.claims.is_empty() => self.claim_segment(R::Clm, seg),
             R::ClaimDate if !self.tx.claims.is_empty() => self.claim_segment(R::ClaimDate, seg),
             R::ClaimRef if !self.tx.claims.is_empty() => self.claim_segment(R::ClaimRef, seg),
