@@ -5,12 +5,24 @@
 # fastest, first-quartile and median wall time of each side (both cores
 # busy, so slower than a run alone; compare the two, not with other runs).
 #
-# Usage: bench/ab.sh N OLD NEW ARGS...
-#   e.g. bench/ab.sh 10 /tmp/bench_parse.old target/release/examples/bench_parse \
-#            bench/out/837P-200M.edi --parse-only
+# With --alone, the two run one after the other on core 0 instead, the
+# order swapped each round: the conditions `bench_parse` times its sides
+# in. Side by side, the two streams share the memory system and the
+# difference an instruction count makes can vanish: a build of the 837I
+# parse without its SV2 read (11.6% fewer instructions) ran no faster side
+# by side, and 10-15% faster alone, fastest and first quartile.
+#
+# Usage: bench/ab.sh [--alone] N OLD NEW ARGS...
+#   e.g. bench/ab.sh --alone 16 /tmp/bench_parse.old \
+#            target/release/examples/bench_parse bench/out/837P-200M.edi --parse-only
 set -euo pipefail
+ALONE=0
+if [ "${1:-}" = --alone ]; then
+    ALONE=1
+    shift
+fi
 if [ $# -lt 3 ]; then
-    echo "usage: bench/ab.sh N OLD NEW ARGS..." >&2
+    echo "usage: bench/ab.sh [--alone] N OLD NEW ARGS..." >&2
     exit 2
 fi
 N=$1 OLD=$2 NEW=$3
@@ -19,6 +31,19 @@ command -v taskset > /dev/null || { echo "bench/ab.sh needs taskset (util-linux)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for i in $(seq "$N"); do
+    if (( ALONE )); then
+        # One at a time on one core, the first of the pair swapped each
+        # round.
+        if (( i % 2 )); then order="old new"; else order="new old"; fi
+        for side in $order; do
+            if [ $side = old ]; then bin=$OLD; else bin=$NEW; fi
+            t0=$EPOCHREALTIME
+            taskset -c 0 "$bin" "$@" > /dev/null
+            t1=$EPOCHREALTIME
+            echo "$side $t0 $t1" | awk '{ printf "%s %.4f\n", $1, $3 - $2 }' >> "$out"
+        done
+        continue
+    fi
     if (( i % 2 )); then a=0 b=1; else a=1 b=0; fi
     # Timed in the shell, to the microsecond (`time -f %e` has 10 ms steps,
     # as much as the differences being looked for).

@@ -1296,6 +1296,10 @@ fn build<'b>(
     // one line in five segments and two to three diagnoses per claim.)
     model.tx.claims.reserve(n / 10);
     model.tx.lines.reserve(n / 3);
+    // (A subscriber with one claim of one line takes a dozen segments, and
+    // most have several claims: growing this vector copied it a few times
+    // a transaction.)
+    model.tx.subscribers.reserve(n / 32);
     if keep {
         model.tx.dates.reserve(n / 10);
         model.tx.diagnoses.reserve(n / 4);
