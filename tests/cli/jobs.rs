@@ -209,12 +209,14 @@ fn validate(
 
 /// The acknowledgment with its date and time (ISA09-10, GS04-05) blanked:
 /// they come from the clock, which may turn a minute between two runs.
+/// Each interchange's own element separator (its ISA's fourth byte) splits
+/// its ISA and GS: an ack of several interchanges may use several.
 fn unstamp(ack: &[u8]) -> Vec<u8> {
     if ack.len() < 106 {
         return ack.to_vec();
     }
-    let (e, t) = (ack[3], ack[105]);
-    let blank = |seg: &[u8], fields: &[usize]| -> Vec<u8> {
+    let t = ack[105];
+    let blank = |seg: &[u8], e: u8, fields: &[usize]| -> Vec<u8> {
         let parts: Vec<&[u8]> = seg.split(|b| *b == e).collect();
         let kept: Vec<&[u8]> = parts
             .iter()
@@ -223,14 +225,40 @@ fn unstamp(ack: &[u8]) -> Vec<u8> {
             .collect();
         kept.join(&e)
     };
+    let mut e = ack[3];
     ack.split(|b| *b == t)
         .map(|seg| match seg.trim_ascii_start() {
-            s if s.starts_with(b"ISA") => blank(seg, &[9, 10]),
-            s if s.starts_with(b"GS") => blank(seg, &[4, 5]),
+            s if s.starts_with(b"ISA") && s.len() > 3 => {
+                e = s[3];
+                blank(seg, e, &[9, 10])
+            }
+            s if s.starts_with(b"GS") => blank(seg, e, &[4, 5]),
             _ => seg.to_vec(),
         })
         .collect::<Vec<_>>()
         .join(&t)
+}
+
+#[test]
+fn unstamp_blanks_every_interchange_under_its_own_separators() {
+    let ack = |time: &str| {
+        format!(
+            "ISA*00*          *00*          *ZZ*BCBSMA         *ZZ*A              *261128*{time}*^*00501*000000007*0*P*:~\n\
+             GS*FA*BCBSMA*A*20261128*{time}*7*X*005010X231A1~\n\
+             ISA|00|          |00|          |ZZ|BCBSMA         |ZZ|B              |261128|{time}|^|00501|000000008|0|P|>~\n\
+             GS|FA|BCBSMA|B|20261128|{time}|8|X|005010X231A1~\n"
+        )
+        .into_bytes()
+    };
+    let (early, late) = (ack("1139"), ack("1140"));
+    assert_eq!(early[105], b'~', "a fixed-width first ISA");
+    assert_ne!(early, late);
+    assert_eq!(unstamp(&early), unstamp(&late));
+    // Only the stamps go: another control number still shows.
+    let other = String::from_utf8(ack("1139"))
+        .unwrap()
+        .replace("|000000008|", "|000000009|");
+    assert_ne!(unstamp(&early), unstamp(other.as_bytes()));
 }
 
 type Run = (Option<i32>, String, String, Option<Vec<u8>>);
