@@ -159,14 +159,42 @@ const LX: u32 = key(b"LX");
 const SV1: u32 = key(b"SV1");
 const SV2: u32 = key(b"SV2");
 
-/// What the claim model reads from a segment at one place of the grammar,
-/// worked out once per grammar node ([`ModelRead::of`]) so that building
-/// the model is one `match` per segment, and a segment it does not read
-/// costs no call at all.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum ModelRead {
+/// Declares [`ModelRead`] and [`ModelBuilder::read_fn`] from one list of
+/// reads (the first is the default), so that each read's function is
+/// there by construction.
+macro_rules! model_reads {
+    ($(#[$first_doc:meta])* $first:ident, $($(#[$doc:meta])* $read:ident,)*) => {
+        /// What the claim model reads from a segment at one place of the
+        /// grammar, worked out once per grammar node ([`ModelRead::of`]) so
+        /// that building the model is one `match` per segment, and a
+        /// segment it does not read costs no call at all.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub(crate) enum ModelRead {
+            $(#[$first_doc])*
+            #[default]
+            $first,
+            $($(#[$doc])* $read,)*
+        }
+
+        impl<'a> ModelBuilder<'a> {
+            /// The function for `read` alone:
+            /// [`ModelBuilder::model_segment`] with `read` as a constant,
+            /// so that its `match` folds to one arm and the function saves
+            /// and restores only the registers that arm uses. (The `match`
+            /// compiles to a table of the functions.)
+            #[inline(always)]
+            fn read_fn(read: ModelRead) -> fn(&mut ModelBuilder<'a>, &Segment<'a>) {
+                match read {
+                    ModelRead::$first => |m, s| m.model_segment(ModelRead::$first, s),
+                    $(ModelRead::$read => |m, s| m.model_segment(ModelRead::$read, s),)*
+                }
+            }
+        }
+    };
+}
+
+model_reads! {
     /// Nothing: most segments.
-    #[default]
     Nothing,
     /// ST: control number and version.
     St,
@@ -1061,45 +1089,6 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
 }
 
 impl<'a> ModelBuilder<'a> {
-    /// The function for `read` alone: [`ModelBuilder::model_segment`]
-    /// with `read` as a constant, so that its `match` folds to one arm and
-    /// the function saves and restores only the registers that arm uses.
-    /// (The `match` compiles to a table of the functions.)
-    #[inline(always)]
-    fn read_fn(read: ModelRead) -> fn(&mut ModelBuilder<'a>, &Segment<'a>) {
-        // Each arm passes the variant it matches.
-        macro_rules! each {
-            ($($r:ident),* $(,)?) => {
-                match read {
-                    $(ModelRead::$r => |m, s| m.model_segment(ModelRead::$r, s),)*
-                }
-            };
-        }
-        each!(
-            Nothing,
-            St,
-            Bht,
-            BillingProviderName,
-            Sbr,
-            SubscriberName,
-            SubscriberBirth,
-            PayerName,
-            Pat,
-            PatientName,
-            PatientBirth,
-            OtherPayer,
-            Clm,
-            ClaimDate,
-            ClaimRef,
-            Hi,
-            Lx,
-            Sv1,
-            Sv2,
-            LineDate,
-            LineRef,
-        )
-    }
-
     /// [`LoopVisitor::segment`] for a segment the model reads.
     #[inline(always)]
     fn model_segment(&mut self, read: ModelRead, seg: &Segment<'a>) {
