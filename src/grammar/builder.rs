@@ -235,7 +235,8 @@ struct Memo<'g> {
     /// The decisive bytes (see `shift`), little-endian, shifted up by
     /// `shift`: a head shifted alike matches in one compare. (The last of
     /// them is a separator, and never zero here, so a segment shorter than
-    /// them, whose head is zero there, never matches.)
+    /// them, whose head is zero past the separator [`Memo::head`] puts at
+    /// its end, never matches.)
     prefix: u64,
     /// When `step` places the segment as a segment node of the innermost
     /// loop: that node, so that a hit places it without looking it up (its
@@ -328,13 +329,18 @@ impl Memo<'_> {
         (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize & (MEMO_SETS - 1)
     }
 
-    /// The segment's first eight bytes, zero-padded.
+    /// The segment's first eight bytes; a shorter one's followed by the
+    /// element separator `sep`, as if another element followed, then
+    /// zeros. Its id and qualifier end there as they would before a
+    /// separator, so `PAT*19`, whose qualifier is its last element, is
+    /// remembered and found like `PAT*19*` (the same step), where without
+    /// it no separator would end the decisive bytes.
     #[inline(always)]
-    fn head(b: &[u8]) -> u64 {
+    fn head(b: &[u8], sep: u8) -> u64 {
         if b.len() >= 8 {
             crate::lex::load8(b)
         } else {
-            crate::lex::load_short(b)
+            crate::lex::load_short(b) | u64::from(sep) << (8 * b.len())
         }
     }
 
@@ -355,10 +361,11 @@ impl Memo<'_> {
         qual_at: Option<(u16, u16)>,
     ) -> Option<u32> {
         let hits = |b: u8| crate::lex::zero_bytes(head ^ u64::from_ne_bytes([b; 8]));
-        let valid = if seg_len >= 8 {
+        // A short segment's bytes and the separator after them.
+        let valid = if seg_len >= 7 {
             u64::MAX
         } else {
-            (1u64 << (8 * seg_len)) - 1
+            (1u64 << (8 * (seg_len + 1))) - 1
         };
         let elements = hits(d.element) & valid;
         let first = elements.trailing_zeros() / 8;
@@ -759,7 +766,7 @@ impl<'g> LoopBuilder<'g> {
         // bytes (see [`Memo`]).
         debug_assert_eq!(Self::memo_seps(seg.delimiters()), self.memo_seps);
         let b = seg.as_bytes();
-        let head = Memo::head(b);
+        let head = Memo::head(b, self.memo_seps as u8);
         if let Some(top) = self.stack.last() {
             let d = self.stack.len() - 1;
             let state = top.key;
@@ -1751,6 +1758,46 @@ mod tests {
     /// a transaction separated by `*`, one separated by `|` whose 1000A
     /// name holds `*` bytes is not placed by the `NM1*41*` prefix learnt
     /// before (under `|`, `NM1*41*2*ACME` is no segment id at all).
+    #[test]
+    fn a_short_segment_ending_in_its_qualifier_is_remembered() {
+        let d = Delimiters::STANDARD;
+        // PAT01 decides PAT's node, and nothing follows it in `PAT*19`:
+        // the separator the head adds ends it, as `PAT*19*...` would.
+        let head = Memo::head(b"PAT*19", d.element);
+        assert_eq!(Memo::decisive_len(head, 6, d, Some((1, 0))), Some(7));
+        let shift = 64 - 8 * 7;
+        let prefix = head << shift;
+        assert_eq!(Memo::head(b"PAT*19*X", d.element) << shift, prefix);
+        for other in [&b"PAT*190"[..], b"PAT*1", b"PAT*19\0X", b"PAT*1*"] {
+            assert_ne!(Memo::head(other, d.element) << shift, prefix, "{other:?}");
+        }
+        // Fed in a transaction, the dependent's PAT is found in the memo.
+        let input = include_bytes!("../../samples/837p-dependent-patient.edi");
+        let gs = Grammars::embedded();
+        let mut b = LoopBuilder::new(&gs.professional, "t");
+        for (_, segs) in transactions(input) {
+            for seg in &segs {
+                b.feed(seg, &mut (), &mut |f| panic!("{f:?}"));
+            }
+            b.finish(&mut (), &mut |f| panic!("{f:?}"));
+        }
+        let pat = transactions(input)
+            .into_iter()
+            .flat_map(|(_, segs)| segs)
+            .find(|s| s.as_bytes().starts_with(b"PAT"))
+            .expect("a PAT in the sample");
+        // `PAT*01` and the separator after it decide the step.
+        let head = Memo::head(pat.as_bytes(), d.element);
+        assert!(
+            b.memo.iter().flatten().any(|m| m.state != 0
+                && m.step != PackedStep::NOT_HERE
+                && m.shift == shift
+                && head << m.shift == m.prefix),
+            "no memo entry for {:?}",
+            String::from_utf8_lossy(pat.as_bytes())
+        );
+    }
+
     #[test]
     fn memo_is_emptied_when_the_separators_change() {
         let g = &Grammars::embedded().professional;
