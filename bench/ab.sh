@@ -30,32 +30,31 @@ shift 3
 command -v taskset > /dev/null || { echo "bench/ab.sh needs taskset (util-linux)" >&2; exit 2; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+# One timed run of SIDE's build on CORE, appended to the results. Timed in
+# the shell, to the microsecond (`time -f %e` has 10 ms steps, as much as
+# the differences being looked for).
+run_one() {
+    local side=$1 core=$2 bin t0 t1
+    shift 2
+    if [ "$side" = old ]; then bin=$OLD; else bin=$NEW; fi
+    t0=$EPOCHREALTIME
+    taskset -c "$core" "$bin" "$@" > /dev/null
+    t1=$EPOCHREALTIME
+    echo "$side $t0 $t1" | awk '{ printf "%s %.4f\n", $1, $3 - $2 }' >> "$out"
+}
 for i in $(seq "$N"); do
     if (( ALONE )); then
         # One at a time on one core, the first of the pair swapped each
         # round.
         if (( i % 2 )); then order="old new"; else order="new old"; fi
         for side in $order; do
-            if [ $side = old ]; then bin=$OLD; else bin=$NEW; fi
-            t0=$EPOCHREALTIME
-            taskset -c 0 "$bin" "$@" > /dev/null
-            t1=$EPOCHREALTIME
-            echo "$side $t0 $t1" | awk '{ printf "%s %.4f\n", $1, $3 - $2 }' >> "$out"
+            run_one "$side" 0 "$@"
         done
         continue
     fi
     if (( i % 2 )); then a=0 b=1; else a=1 b=0; fi
-    # Timed in the shell, to the microsecond (`time -f %e` has 10 ms steps,
-    # as much as the differences being looked for).
-    for side in old new; do
-        if [ $side = old ]; then bin=$OLD core=$a; else bin=$NEW core=$b; fi
-        (
-            t0=$EPOCHREALTIME
-            taskset -c "$core" "$bin" "$@" > /dev/null
-            t1=$EPOCHREALTIME
-            echo "$side $t0 $t1" | awk '{ printf "%s %.4f\n", $1, $3 - $2 }' >> "$out"
-        ) &
-    done
+    run_one old "$a" "$@" &
+    run_one new "$b" "$@" &
     wait
 done
 for side in old new; do
