@@ -69,27 +69,31 @@ fn searcher(byte: u8) -> memchr::arch::all::memchr::One {
 /// element separator inside the segment.
 fn tokenize(path: &str) -> std::io::Result<(u64, u64, u64)> {
     let mut f = File::open(path)?;
-    let mut buf = vec![0u8; CHUNK * 2];
+    let mut buf = vec![0u8; CHUNK * 2 + 64];
+    // The unread bytes are buf[base..base + carry]; the next read goes just
+    // after them, on a 64-byte boundary (see below).
+    let mut base = (64 - buf.as_ptr() as usize % 64) % 64;
     let mut carry = 0usize;
     let (mut segments, mut separators, mut check) = (0u64, 0u64, 0u64);
     // The delimiters come from the ISA: element separator at byte 3,
     // terminator at byte 105.
     let mut searchers = None;
     loop {
-        let n = f.read(&mut buf[carry..carry + CHUNK])?;
-        let end = carry + n;
-        if searchers.is_none() && end >= 106 {
-            searchers = Some((searcher(buf[105]), searcher(buf[3])));
+        let n = f.read(&mut buf[base + carry..base + carry + CHUNK])?;
+        let end = base + carry + n;
+        if searchers.is_none() && end - base >= 106 {
+            searchers = Some((searcher(buf[base + 105]), searcher(buf[base + 3])));
         }
         let Some((terminators, elements)) = &searchers else {
             if n == 0 {
                 break;
             }
-            carry = end;
+            carry = end - base;
             continue;
         };
-        let mut start = 0;
-        for i in terminators.iter(&buf[..end]) {
+        let mut start = base;
+        for i in terminators.iter(&buf[base..end]) {
+            let i = base + i;
             segments += 1;
             let segment = &buf[start..i];
             // Element k runs from just after separator k-1 to separator k,
@@ -107,8 +111,14 @@ fn tokenize(path: &str) -> std::io::Result<(u64, u64, u64)> {
         if n == 0 {
             break;
         }
-        buf.copy_within(start..end, 0);
+        // The carried bytes go where the next read lands on a 64-byte
+        // boundary: a read of whole pages of the file into a buffer that
+        // is not aligned so took this machine's kernel three times as long
+        // to copy (0.10 s against 0.03 s of system time for 200 MB), a
+        // third of the tokenizer's time, which no X12 reader need pay.
         carry = end - start;
+        base = (64 - (buf.as_ptr() as usize + carry) % 64) % 64;
+        buf.copy_within(start..end, base);
     }
     Ok((segments, separators, check))
 }
