@@ -18,7 +18,8 @@
 //! usage, type, length, codes and relational conditions, for the findings
 //! alone ([`Scanner::scan_findings`]: the values no finding reads, names
 //! and procedures, are not kept).
-//! All stream the file in the same 256 KiB reads; the best of N runs is
+//! All stream the file in the same 256 KiB reads, each landing on a
+//! 64-byte boundary (see [`tokenize`]); the best of N runs is
 //! reported (the file is in the page cache after the first), and the
 //! parse's ratio to the tokenizer round by round as well (median and
 //! range, the first round left out as it warms the page cache), since the
