@@ -492,7 +492,8 @@ impl<'a> ModelBuilder<'a> {
 
     /// The model, and the findings met while building it (bad dates and
     /// amounts).
-    pub fn finish(self) -> (Transaction<'a>, Vec<Finding>) {
+    pub fn finish(mut self) -> (Transaction<'a>, Vec<Finding>) {
+        self.tx.sum_last_claim();
         (self.tx, self.findings)
     }
 
@@ -1033,6 +1034,7 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
                 });
             }
             LoopKind::Claim => {
+                tx.sum_last_claim();
                 let (l, d, x) = (tx.lines.len(), tx.dates.len(), tx.diagnoses.len());
                 tx.claims.push(Claim {
                     id: &[],
@@ -1048,6 +1050,7 @@ impl<'a> LoopVisitor<'a> for ModelBuilder<'a> {
                     lines: l..l,
                     dates: d..d,
                     diagnoses: x..x,
+                    line_total: Some(Amount::ZERO),
                     position: pos,
                 });
             }
@@ -1348,6 +1351,62 @@ mod tests {
             return None;
         }
         NaiveDate::from_ymd_opt(year as i32, n(4..6), n(6..8))
+    }
+
+    /// A claim's line total, summed as the claim was read, is the sum of
+    /// its lines' charges as they stand: with a bad charge (none), a line
+    /// read twice, a claim without lines, and the file's last claim.
+    #[test]
+    fn line_totals_are_the_sums_of_the_lines_as_read() {
+        use crate::reader::{Block, BlockKind, Reader};
+        let clean = std::str::from_utf8(include_bytes!("../../samples/837p-clean.edi")).unwrap();
+        let last_claim = clean.rfind("CLM*").unwrap();
+        let its_lines = last_claim + clean[last_claim..].find("LX*").unwrap();
+        let se = its_lines + clean[its_lines..].find("SE*").unwrap();
+        let variants = [
+            clean.to_string(),
+            clean.replacen("SV1*HC:96413*450*", "SV1*HC:96413*4X0*", 1),
+            clean.replacen(
+                "SV1*HC:96415*110*UN*1***1:2~",
+                "SV1*HC:96415*110*UN*1***1:2~SV1*HC:96415*7*UN*1***1:2~",
+                1,
+            ),
+            format!("{}{}", &clean[..its_lines], &clean[se..]),
+        ];
+        let g = &crate::grammar::Grammars::embedded().professional;
+        let mut lb = LoopBuilder::new(g, "t");
+        let totals: Vec<Vec<Option<Amount>>> = variants
+            .iter()
+            .map(|text| {
+                let mut totals = Vec::new();
+                let mut rdr = Reader::new(text.as_bytes(), "t");
+                let mut block = Block::new();
+                while rdr.read_block(&mut block, &mut |_| {}).unwrap() {
+                    if block.kind() != BlockKind::Transaction {
+                        continue;
+                    }
+                    let tx = build_transaction(&block, &mut lb, &mut |_| {});
+                    for claim in tx.claims() {
+                        let want = claim.lines().iter().map(|l| l.charge).sum();
+                        assert_eq!(claim.line_total(), want, "{:?}", claim.position);
+                        totals.push(claim.line_total());
+                    }
+                }
+                totals
+            })
+            .collect();
+        // The variants reach each case: a bad charge; a line read twice,
+        // whose second charge stands (110 replaced by 7 in one claim); a
+        // last claim without lines.
+        assert!(totals[0].iter().all(Option::is_some));
+        assert!(totals[1].contains(&None));
+        let changed: Vec<_> = (totals[0].iter().zip(&totals[2]))
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| a.unwrap() - b.unwrap())
+            .collect();
+        assert_eq!(changed, [Amount::parse(b"103").unwrap()]);
+        assert_eq!(totals[3].last(), Some(&Some(Amount::ZERO)));
+        assert!(totals[0].len() > 1 && totals[3].len() == totals[0].len());
     }
 
     #[test]

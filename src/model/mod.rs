@@ -175,6 +175,10 @@ pub struct Claim<'a> {
     lines: Range<usize>,
     dates: Range<usize>,
     diagnoses: Range<usize>,
+    /// [`ClaimRef::line_total`], summed when the claim's last line had
+    /// been read, while the lines were still in cache: summed later, for
+    /// the balance check, a transaction's lines came back from memory.
+    line_total: Option<Amount>,
     /// The CLM segment.
     pub position: Position,
 }
@@ -232,6 +236,15 @@ pub struct Transaction<'a> {
 }
 
 impl<'a> Transaction<'a> {
+    /// Sums the last claim's line charges ([`ClaimRef::line_total`]): its
+    /// lines are all read once the next claim opens or the transaction
+    /// ends.
+    pub(crate) fn sum_last_claim(&mut self) {
+        if let Some(c) = self.claims.last_mut() {
+            c.line_total = sum_of_charges(&self.lines[c.lines.clone()]);
+        }
+    }
+
     /// The claims, in file order.
     pub fn claims(&self) -> impl ExactSizeIterator<Item = ClaimRef<'_, 'a>> + '_ {
         (0..self.claims.len()).map(move |i| ClaimRef { tx: self, index: i })
@@ -325,9 +338,16 @@ impl<'t, 'a> ClaimRef<'t, 'a> {
 
     /// The sum of the line charges, when every line has a valid charge.
     pub fn line_total(&self) -> Option<Amount> {
-        self.lines()
-            .iter()
-            .map(|l| l.charge)
-            .sum::<Option<Amount>>()
+        debug_assert_eq!(
+            self.tx.claims[self.index].line_total,
+            sum_of_charges(self.lines()),
+            "summed as the claim was read"
+        );
+        self.tx.claims[self.index].line_total
     }
+}
+
+/// The sum of the lines' charges, when every line has a valid one.
+fn sum_of_charges(lines: &[ServiceLine<'_>]) -> Option<Amount> {
+    lines.iter().map(|l| l.charge).sum::<Option<Amount>>()
 }
