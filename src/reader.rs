@@ -902,7 +902,8 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    /// Reads more input into the buffer, moving unread bytes to its front.
+    /// Reads more input into the buffer, moving the unread bytes to its
+    /// front, to where the read after them lands on a 64-byte boundary.
     fn fill(&mut self) -> Result<()> {
         if self.eof {
             return Ok(());
@@ -930,7 +931,8 @@ impl<R: Read> Reader<R> {
             // The unread bytes move to where the read after them lands on
             // a 64-byte boundary: this machine's kernel copied whole pages
             // of a file into a buffer that was not aligned three times as
-            // slowly. (Never before the buffer's first byte's offset, 0.)
+            // slowly. (Only toward the front: the offset of the buffer's
+            // first byte in the input never goes back.)
             let aligned = (64 - (self.buf.as_ptr() as usize + unread) % 64) % 64;
             let to = if aligned <= self.pos { aligned } else { 0 };
             self.buf.copy_within(self.pos..self.len, to);
