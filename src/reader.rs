@@ -70,7 +70,9 @@ impl ReaderBuilder {
         Reader {
             rdr,
             label: label.into(),
-            buf: Vec::new(),
+            buf: Arc::default(),
+            pin: None,
+            spares: Vec::new(),
             pos: 0,
             len: 0,
             eof: false,
@@ -152,10 +154,19 @@ impl Framed {
 
 /// A unit of input: one envelope segment or one transaction, with the
 /// bytes of its segments (leads and tails included) and their positions.
-#[derive(Clone, Debug, Default)]
+///
+/// The bytes are a range of the reader's read buffer, shared rather than
+/// copied: the reader reads into a buffer again only when no block holds
+/// it, and into another one otherwise.
+#[derive(Clone, Default)]
 pub struct Block {
     kind: BlockKind,
-    bytes: Vec<u8>,
+    /// The read buffer the bytes are in, once the block is read.
+    buf: Arc<Vec<u8>>,
+    /// Where in `buf`.
+    range: std::ops::Range<usize>,
+    /// How many bytes the block holds (while it is read, before `range`).
+    len: usize,
     framed: Vec<Framed>,
     first_segment: u64,
     offset: u64,
@@ -166,15 +177,42 @@ pub struct Block {
     position: Position,
 }
 
+impl std::fmt::Debug for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Block")
+            .field("kind", &self.kind)
+            .field("bytes", &self.bytes())
+            .field("framed", &self.framed)
+            .field("first_segment", &self.first_segment)
+            .field("offset", &self.offset)
+            .field("delims", &self.delims)
+            .field("segment_count", &self.segment_count)
+            .field("ended", &self.ended)
+            .field("oversized", &self.oversized)
+            .field("position", &self.position)
+            .finish()
+    }
+}
+
 impl Block {
     /// An empty block to read into.
     pub fn new() -> Block {
         Block::default()
     }
 
+    /// Lets go of the read buffer, so that the reader may read into it
+    /// again.
+    fn release(&mut self) {
+        if !self.range.is_empty() || Arc::strong_count(&self.buf) > 1 {
+            self.buf = Arc::default();
+        }
+        self.range = 0..0;
+    }
+
     fn clear(&mut self, delims: Delimiters, first_segment: u64, offset: u64) {
         self.kind = BlockKind::Segment;
-        self.bytes.clear();
+        self.release();
+        self.len = 0;
         self.framed.clear();
         self.first_segment = first_segment;
         self.offset = offset;
@@ -188,10 +226,11 @@ impl Block {
         };
     }
 
+    /// Keeps the segment framed at the start of `src` (`span.start` is 0),
+    /// whose bytes follow the block's so far in the read buffer.
     fn push(&mut self, src: &[u8], span: Span) {
-        // Spans are framed at the start of `src`: `span.start` is 0.
-        let at = self.bytes.len();
-        self.bytes.extend_from_slice(&src[..span.end]);
+        let at = self.len;
+        self.len += span.end;
         let content = &src[span.content_start..span.content_end];
         let seps = segment_seps(content, self.delims.element);
         self.framed.push(Framed::new(span.shifted(at), seps));
@@ -210,7 +249,7 @@ impl Block {
 
     /// The raw bytes, every lead and tail included.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.buf[self.range.clone()]
     }
 
     /// The byte offset of the block's first byte in the input.
@@ -255,12 +294,8 @@ impl Block {
     pub fn segments(
         &self,
     ) -> impl ExactSizeIterator<Item = Segment<'_>> + DoubleEndedIterator + Clone + '_ {
-        let (bytes, delims, first, offset) = (
-            &self.bytes[..],
-            self.delims,
-            self.first_segment,
-            self.offset,
-        );
+        let (bytes, delims, first, offset) =
+            (self.bytes(), self.delims, self.first_segment, self.offset);
         self.framed.iter().enumerate().map(move |(i, f)| {
             let (start, end) = (f.content_start as usize, f.content_end as usize);
             Segment::with_seps(
@@ -338,6 +373,35 @@ fn plain_head_short(content: &[u8], sep: u8) -> bool {
     !matches!(id, b"ST" | b"SE" | b"GS" | b"GE" | b"IEA" | b"ISA")
 }
 
+/// Where in a buffer at address `base` to put `kept` bytes so that the byte
+/// after them is 64-byte aligned; 0 when that would put the buffer's first
+/// byte before the input's (`offset` is the input offset of the first kept
+/// byte).
+fn aligned_at(base: usize, kept: usize, offset: u64) -> usize {
+    let to = (64 - (base + kept) % 64) % 64;
+    if to as u64 <= offset {
+        to
+    } else {
+        0
+    }
+}
+
+/// Makes `buf` at least `size` bytes long. A new buffer comes zeroed from
+/// the allocator, which for one this large maps pages the kernel zeroes as
+/// they are first written, rather than being written with zeros here: a
+/// small input touches a page or two of it.
+fn grow(buf: &mut Vec<u8>, size: usize) {
+    if buf.is_empty() {
+        *buf = vec![0; size];
+    } else if buf.len() < size {
+        buf.resize(size, 0);
+    }
+}
+
+/// Read buffers kept for reuse while blocks hold them (one per block a
+/// threaded scan has in flight, and more).
+const MAX_SPARES: usize = 16;
+
 // Lenient-read kinds, each reported once per input.
 const NOTE_BOM: u8 = 1;
 const NOTE_LEAD: u8 = 2;
@@ -369,7 +433,13 @@ const NOTE_TRAILING_SEP: u8 = 64;
 pub struct Reader<R> {
     rdr: R,
     label: Arc<str>,
-    buf: Vec<u8>,
+    /// The read buffer, shared with the blocks read from it.
+    buf: Arc<Vec<u8>>,
+    /// While a block is read: the input offset of its first byte, which the
+    /// buffer keeps from there on.
+    pin: Option<u64>,
+    /// Earlier read buffers, for reuse once no block holds them.
+    spares: Vec<Arc<Vec<u8>>>,
     pos: usize,
     len: usize,
     eof: bool,
@@ -417,12 +487,30 @@ impl<R: Read> Reader<R> {
         block: &mut Block,
         findings: &mut dyn FnMut(Finding),
     ) -> Result<bool> {
+        // The last block's hold on the buffer goes first, so that reading
+        // may reuse it.
+        block.release();
+        let read = self.read_into(block, findings);
+        self.pin = None;
+        if let Ok(true) = read {
+            if !block.oversized {
+                let start = (block.offset - self.buf_offset) as usize;
+                block.buf = Arc::clone(&self.buf);
+                block.range = start..start + block.len;
+            }
+        }
+        read
+    }
+
+    /// [`Reader::read_block`], but for sharing the buffer.
+    fn read_into(&mut self, block: &mut Block, findings: &mut dyn FnMut(Finding)) -> Result<bool> {
         let span = match self.next_segment_span(findings)? {
             Next::End => return Ok(false),
             Next::Isa(span) | Next::Segment(span) => span,
         };
         let delims = self.delims.or(self.last_delims).unwrap_or_default();
         block.clear(delims, self.next_segment, self.buf_offset + self.pos as u64);
+        self.pin = Some(block.offset);
         block.position = self.position_of(&span);
         let is_st = self
             .content(&span)
@@ -459,7 +547,7 @@ impl<R: Read> Reader<R> {
                 self.skip(block, span);
             } else {
                 self.take(block, span);
-                if block.bytes.len() > self.cfg.max_transaction_bytes {
+                if block.len > self.cfg.max_transaction_bytes {
                     block.oversized = true;
                     findings(Finding::new(
                         RuleId::LimitExceeded,
@@ -470,8 +558,10 @@ impl<R: Read> Reader<R> {
                             self.cfg.max_transaction_bytes
                         ),
                     ));
-                    block.bytes.clear();
+                    block.len = 0;
                     block.framed.clear();
+                    // Its bytes are no longer kept.
+                    self.pin = None;
                 }
             }
             if is_se {
@@ -482,7 +572,8 @@ impl<R: Read> Reader<R> {
     }
 
     /// The fast path of a transaction: takes the run of plain segments at
-    /// the front of the buffer in one pass and one copy. A plain segment has
+    /// the front of the buffer in one pass, leaving their bytes where they
+    /// were read (the block shares the buffer). A plain segment has
     /// no lead, an upper-case id that is not an envelope id or SE, no
     /// trailing element separator, and a terminator followed by at most one
     /// line break and then a byte of the next segment; it would frame the
@@ -498,7 +589,7 @@ impl<R: Read> Reader<R> {
         }
         let buf = &self.buf[..self.len];
         let start = self.pos;
-        let at0 = block.bytes.len();
+        let at0 = block.len;
         let room = self.cfg.max_transaction_bytes.saturating_sub(at0);
         let mut p = start;
         let framed_before = block.framed.len();
@@ -583,7 +674,7 @@ impl<R: Read> Reader<R> {
         }
         let n = (block.framed.len() - framed_before) as u64;
         if n > 0 {
-            block.bytes.extend_from_slice(&buf[start..p]);
+            block.len += p - start;
             block.segment_count += n;
             self.next_segment += n;
             self.pos = p;
@@ -902,8 +993,13 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    /// Reads more input into the buffer, moving the unread bytes to its
-    /// front, to where the read after them lands on a 64-byte boundary.
+    /// Reads more input into the buffer. When the buffer has no room for a
+    /// chunk after its bytes, or a block still holds it, the bytes still
+    /// needed (the unread ones, and the block being read from its first
+    /// byte) move to the front of this buffer, or of another one, to where
+    /// the read after them lands on a 64-byte boundary: this machine's
+    /// kernel copied whole pages of a file into memory that was not aligned
+    /// three times as slowly.
     fn fill(&mut self) -> Result<()> {
         if self.eof {
             return Ok(());
@@ -920,28 +1016,21 @@ impl<R: Read> Reader<R> {
                 }),
             ));
         }
-        // Room for the unread bytes, up to 63 bytes of alignment and a
-        // chunk, made before the bytes move, so that their place is
-        // aligned in the buffer that is read into.
-        let want = unread + 63 + self.cfg.chunk_size;
-        if self.buf.len() < want {
-            self.buf.resize(want, 0);
+        let chunk = self.cfg.chunk_size;
+        let shared = Arc::get_mut(&mut self.buf).is_none();
+        if shared || self.buf.len() - self.len < chunk {
+            self.make_room(chunk);
         }
-        if self.pos > 0 {
-            // The unread bytes move to where the read after them lands on
-            // a 64-byte boundary: this machine's kernel copied whole pages
-            // of a file into a buffer that was not aligned three times as
-            // slowly. (Only toward the front: the offset of the buffer's
-            // first byte in the input never goes back.)
-            let aligned = (64 - (self.buf.as_ptr() as usize + unread) % 64) % 64;
-            let to = if aligned <= self.pos { aligned } else { 0 };
-            self.buf.copy_within(self.pos..self.len, to);
-            self.buf_offset += (self.pos - to) as u64;
-            self.len = to + unread;
-            self.pos = to;
+        // The read ends on a 64-byte boundary too, so that the next one,
+        // after it, starts on one (a file fills whole reads).
+        let mut end = (self.len + chunk).min(self.buf.len());
+        let past = (self.buf.as_ptr() as usize + end) % 64;
+        if end - self.len > past {
+            end -= past;
         }
+        let buf = Arc::get_mut(&mut self.buf).expect("no block holds the buffer after make_room");
         loop {
-            match self.rdr.read(&mut self.buf[self.len..]) {
+            match self.rdr.read(&mut buf[self.len..end]) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(());
@@ -962,6 +1051,52 @@ impl<R: Read> Reader<R> {
                 }
             }
         }
+    }
+
+    /// Moves the bytes still needed to the front of a buffer no block
+    /// holds, with room for a chunk after them (see [`Reader::fill`]).
+    fn make_room(&mut self, chunk: usize) {
+        let keep = self
+            .pin
+            .map_or(self.pos, |p| (p - self.buf_offset) as usize)
+            .min(self.pos);
+        let kept = self.len - keep;
+        // Four chunks at least, so that bytes move every few reads; half
+        // as much again as is kept, so that a long transaction moves a few
+        // times over, not once a read.
+        let size = (4 * chunk).max(kept + kept / 2 + chunk + 64);
+        if Arc::get_mut(&mut self.buf).is_none() {
+            // A block holds this buffer: the bytes go to a spare no block
+            // holds any more, or a new one.
+            let spare = self
+                .spares
+                .iter()
+                .position(|b| Arc::strong_count(b) == 1)
+                .map(|i| self.spares.swap_remove(i))
+                .unwrap_or_default();
+            let old = std::mem::replace(&mut self.buf, spare);
+            let fresh = Arc::get_mut(&mut self.buf).expect("a spare no block holds");
+            grow(fresh, size);
+            let to = aligned_at(fresh.as_ptr() as usize, kept, self.buf_offset + keep as u64);
+            fresh[to..to + kept].copy_from_slice(&old[keep..self.len]);
+            if self.spares.len() < MAX_SPARES {
+                self.spares.push(old);
+            }
+            self.moved(keep, to);
+            return;
+        }
+        let buf = Arc::get_mut(&mut self.buf).expect("checked above");
+        grow(buf, size);
+        let to = aligned_at(buf.as_ptr() as usize, kept, self.buf_offset + keep as u64);
+        buf.copy_within(keep..self.len, to);
+        self.moved(keep, to);
+    }
+
+    /// Notes that the bytes from `keep` on now start at `to`.
+    fn moved(&mut self, keep: usize, to: usize) {
+        self.buf_offset = self.buf_offset + keep as u64 - to as u64;
+        self.pos = self.pos - keep + to;
+        self.len = self.len - keep + to;
     }
 }
 
@@ -1068,6 +1203,72 @@ mod tests {
             let later = &aligned[1..aligned.len() - 1];
             assert!(later.len() > 3, "{chunk}: {} reads", aligned.len());
             assert!(later.iter().all(|&a| a), "{chunk}: {later:?}");
+        }
+    }
+
+    fn sample(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/samples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// Blocks held while the reader goes on keep their bytes: the reader
+    /// reads into another buffer rather than one a block holds. In order,
+    /// the blocks' bytes make up the input.
+    #[test]
+    fn held_blocks_keep_their_bytes() {
+        for name in ["837p-multi-transaction.edi", "837-two-interchanges.edi"] {
+            let input = sample(name);
+            for chunk in [64, 128, 300, 1 << 20] {
+                let mut rdr = ReaderBuilder::new()
+                    .chunk_size(chunk)
+                    .from_reader(&input[..], "t");
+                let mut block = Block::new();
+                let mut held = Vec::new();
+                while rdr.read_block(&mut block, &mut |_| {}).unwrap() {
+                    held.push(block.clone());
+                }
+                let mut whole = Vec::new();
+                for b in &held {
+                    let at = b.offset() as usize;
+                    assert_eq!(
+                        b.bytes(),
+                        &input[at..at + b.bytes().len()],
+                        "{name} {chunk}"
+                    );
+                    for seg in b.segments() {
+                        let at = seg.position().offset as usize;
+                        assert_eq!(seg.as_bytes(), &input[at..at + seg.as_bytes().len()]);
+                    }
+                    whole.extend_from_slice(b.bytes());
+                }
+                assert_eq!(whole, input, "{name} {chunk}");
+                // Small reads fill several buffers while blocks hold them.
+                let buffers: std::collections::HashSet<_> =
+                    held.iter().map(|b| Arc::as_ptr(&b.buf)).collect();
+                assert!(chunk > 1000 || buffers.len() > 1, "{name} {chunk}");
+            }
+        }
+    }
+
+    /// A block read into again lets go of the buffer first, so that one
+    /// buffer serves the whole input: no copy of a transaction, and no
+    /// buffer per read.
+    #[test]
+    fn a_reused_block_lets_the_reader_reuse_its_buffer() {
+        let input = sample("837p-multi-transaction.edi");
+        for chunk in [64, 300] {
+            let mut rdr = ReaderBuilder::new()
+                .chunk_size(chunk)
+                .from_reader(&input[..], "t");
+            let mut block = Block::new();
+            let mut buffers = std::collections::HashSet::new();
+            let mut blocks = 0;
+            while rdr.read_block(&mut block, &mut |_| {}).unwrap() {
+                buffers.insert(Arc::as_ptr(&block.buf));
+                blocks += 1;
+            }
+            assert!(blocks > 5, "{blocks}");
+            assert_eq!(buffers.len(), 1, "{chunk}");
+            assert!(rdr.spares.is_empty());
         }
     }
 

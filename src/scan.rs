@@ -447,7 +447,9 @@ impl Scanner {
             }
             // A block per worker, the one being read, one to spare, and up
             // to four more waiting (for a worker, or for an earlier block):
-            // more only cost memory, about three times a block's bytes each.
+            // more only cost memory, each holding the read buffer its bytes
+            // are in (four reads' worth, or half as much again as its
+            // transaction) and its records.
             let mut order = InOrder::new(started + 2 + started.min(4));
             let mut reader = self.reader.from_reader(rdr, label.clone());
             let mut envelope = EnvelopeChecker::new(label.clone());
