@@ -7,7 +7,10 @@
 //! one block, in order: the blocks' bytes must concatenate to the input when
 //! reading succeeds, and to a prefix of it when it stops with an error. How
 //! the bytes arrive must not change the outcome: a second, whole read must
-//! give the same blocks and the same error.
+//! give the same blocks and the same error. The pieces' read keeps a clone
+//! of every block (they share the reader's buffer), so that the reader
+//! reads into other buffers meanwhile; each must still hold its bytes at
+//! the end.
 
 #![no_main]
 
@@ -39,7 +42,7 @@ type Reading = (
     Option<String>,
 );
 
-fn read(input: &[u8], chunk: usize, step: usize) -> Reading {
+fn read(input: &[u8], chunk: usize, step: usize, hold: bool) -> Reading {
     let src = Trickle { data: input, step };
     let mut rdr = ReaderBuilder::new()
         .chunk_size(chunk)
@@ -47,6 +50,7 @@ fn read(input: &[u8], chunk: usize, step: usize) -> Reading {
     let mut block = Block::new();
     let (mut blocks, mut out) = (Vec::new(), Vec::with_capacity(input.len()));
     let mut segments = 0u64;
+    let mut held = Vec::new();
     let error = loop {
         match rdr.read_block(&mut block, &mut |f| drop(f.to_string())) {
             Ok(true) => {}
@@ -69,6 +73,9 @@ fn read(input: &[u8], chunk: usize, step: usize) -> Reading {
         }
         segments += block.segment_count();
         out.extend_from_slice(block.bytes());
+        if hold {
+            held.push(block.clone());
+        }
         blocks.push((
             block.kind(),
             block.offset(),
@@ -77,6 +84,13 @@ fn read(input: &[u8], chunk: usize, step: usize) -> Reading {
             block.bytes().len(),
         ));
     };
+    for b in &held {
+        let at = b.offset() as usize;
+        assert!(
+            input[at..].starts_with(b.bytes()),
+            "a held block's bytes changed"
+        );
+    }
     match error {
         None => assert!(out == input, "the blocks do not reproduce the input"),
         Some(_) => assert!(
@@ -96,8 +110,8 @@ fuzz_target!(|data: &[u8]| {
         0 => usize::MAX,
         n => usize::from(n),
     };
-    let pieces = read(input, chunk, step);
-    let whole = read(input, 256 << 10, usize::MAX);
+    let pieces = read(input, chunk, step, true);
+    let whole = read(input, 256 << 10, usize::MAX, false);
     assert!(
         pieces == whole,
         "reading in pieces differs from a whole read"
