@@ -157,7 +157,9 @@ impl Framed {
 ///
 /// The bytes are a range of the reader's read buffer, shared rather than
 /// copied: the reader reads into a buffer again only when no block holds
-/// it, and into another one otherwise.
+/// it, and into another one otherwise. So a block kept (or cloned) keeps
+/// its whole buffer, a few reads' worth or half as much again as its
+/// transaction, until it is dropped or read into again.
 #[derive(Clone, Default)]
 pub struct Block {
     kind: BlockKind,
