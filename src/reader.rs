@@ -203,9 +203,9 @@ impl Block {
     }
 
     /// Lets go of the read buffer, so that the reader may read into it
-    /// again.
+    /// again. (An empty one, a block's own, stays.)
     fn release(&mut self) {
-        if !self.range.is_empty() || Arc::strong_count(&self.buf) > 1 {
+        if !self.buf.is_empty() {
             self.buf = Arc::default();
         }
         self.range = 0..0;
@@ -1067,30 +1067,29 @@ impl<R: Read> Reader<R> {
         // as much again as is kept, so that a long transaction moves a few
         // times over, not once a read.
         let size = (4 * chunk).max(kept + kept / 2 + chunk + 64);
-        if Arc::get_mut(&mut self.buf).is_none() {
-            // A block holds this buffer: the bytes go to a spare no block
-            // holds any more, or a new one.
+        // When a block holds this buffer, the bytes go to a spare no block
+        // holds any more, or a new one.
+        let old = Arc::get_mut(&mut self.buf).is_none().then(|| {
             let spare = self
                 .spares
                 .iter()
                 .position(|b| Arc::strong_count(b) == 1)
                 .map(|i| self.spares.swap_remove(i))
                 .unwrap_or_default();
-            let old = std::mem::replace(&mut self.buf, spare);
-            let fresh = Arc::get_mut(&mut self.buf).expect("a spare no block holds");
-            grow(fresh, size);
-            let to = aligned_at(fresh.as_ptr() as usize, kept, self.buf_offset + keep as u64);
-            fresh[to..to + kept].copy_from_slice(&old[keep..self.len]);
-            if self.spares.len() < MAX_SPARES {
-                self.spares.push(old);
-            }
-            self.moved(keep, to);
-            return;
-        }
-        let buf = Arc::get_mut(&mut self.buf).expect("checked above");
+            std::mem::replace(&mut self.buf, spare)
+        });
+        let buf = Arc::get_mut(&mut self.buf).expect("a buffer no block holds");
         grow(buf, size);
         let to = aligned_at(buf.as_ptr() as usize, kept, self.buf_offset + keep as u64);
-        buf.copy_within(keep..self.len, to);
+        match old {
+            Some(old) => {
+                buf[to..to + kept].copy_from_slice(&old[keep..self.len]);
+                if self.spares.len() < MAX_SPARES {
+                    self.spares.push(old);
+                }
+            }
+            None => buf.copy_within(keep..self.len, to),
+        }
         self.moved(keep, to);
     }
 
@@ -1173,11 +1172,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let input = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/samples/837p-multi-transaction.edi"
-        ))
-        .unwrap();
+        let input = sample("837p-multi-transaction.edi");
         let read_all = |chunk: usize| {
             let mut src = Recording {
                 rest: &input,
